@@ -1,0 +1,5 @@
+import XCTest
+
+final class DataPipelineTestsPlaceholder: XCTestCase {
+    func testBuilds() {}
+}
