@@ -1,5 +1,0 @@
-import XCTest
-
-final class TensorCoreTestsPlaceholder: XCTestCase {
-    func testBuilds() {}
-}
