@@ -1,0 +1,110 @@
+import TensorCore
+
+/// A fully connected layer, `y = x Wᵀ + b`, over the last dimension.
+///
+/// The weight is `[outputs, inputs]` (each row one output unit's weights), the
+/// bias `[outputs]`. Inputs of any rank are treated as `[rows, inputs]`.
+public final class Linear: Layer {
+    /// Input features.
+    public let inputs: Int
+    /// Output features.
+    public let outputs: Int
+    /// Whether the layer adds a bias.
+    public let hasBias: Bool
+    /// How the weight is initialized.
+    public var initialization: WeightInitialization
+
+    private var weight: Tensor?
+    private var weightGradient: Tensor?
+    private var bias: Tensor?
+    private var biasGradient: Tensor?
+    private var weightName = "weight"
+
+    private var input = Tensor(zeros: [0])
+    private var output = Workspace()
+    private var inputGradient = Workspace()
+
+    /// - Parameters:
+    ///   - inputs: Input features.
+    ///   - outputs: Output features.
+    ///   - bias: Whether to add a bias.
+    ///   - initialization: The weight's initialization scheme.
+    public init(inputs: Int, outputs: Int, bias: Bool = true,
+                initialization: WeightInitialization = .kaimingUniform) {
+        precondition(inputs > 0 && outputs > 0, "Linear: sizes must be positive, got \(inputs) -> \(outputs)")
+        self.inputs = inputs
+        self.outputs = outputs
+        self.hasBias = bias
+        self.initialization = initialization
+    }
+
+    public func parameterSpecs(prefix: String) -> [ParameterSpec] {
+        var specs: [ParameterSpec] = [(prefix + "weight", [outputs, inputs], true)]
+        if hasBias { specs.append((prefix + "bias", [outputs], false)) }
+        return specs
+    }
+
+    public func bind(to store: ParameterStore, prefix: String) {
+        weightName = prefix + "weight"
+        weight = store.value(prefix + "weight")
+        weightGradient = store.gradient(prefix + "weight")
+        if hasBias {
+            bias = store.value(prefix + "bias")
+            biasGradient = store.gradient(prefix + "bias")
+        }
+    }
+
+    public func initializeParameters(seed: UInt64) {
+        guard let weight else { preconditionFailure("Linear: initializeParameters before bind") }
+        initializeWeight(weight, name: weightName, fanIn: inputs, fanOut: outputs,
+                         scheme: initialization, seed: seed)
+        bias?.fill(0)
+    }
+
+    public func forward(_ input: Tensor, context: inout ForwardContext) -> Tensor {
+        guard let weight else { preconditionFailure("Linear: forward before bind") }
+        precondition(input.rank >= 1 && input.shape[input.rank - 1] == inputs,
+                     "Linear: input \(input.shape) does not end in \(inputs)")
+        self.input = input
+        let rows = input.count / inputs
+        var shape = input.shape
+        shape[shape.count - 1] = outputs
+        let y = output.tensor(shape)
+        if let bias {
+            // Seeding C with the bias lets sgemm's beta = 1 add it for free.
+            let yp = y.pointer, bp = bias.pointer
+            for r in 0..<rows {
+                (yp + r * outputs).update(from: bp, count: outputs)
+            }
+        }
+        sgemm(m: rows, n: outputs, k: inputs,
+              a: input.pointer, b: weight.pointer, transposeB: true,
+              beta: bias == nil ? 0 : 1, c: y.pointer)
+        return y
+    }
+
+    public func backward(_ outputGradient: Tensor, needsInputGradient: Bool) -> Tensor? {
+        guard let weight, let weightGradient else { preconditionFailure("Linear: backward before bind") }
+        let rows = input.count / inputs
+        precondition(outputGradient.count == rows * outputs,
+                     "Linear: output gradient \(outputGradient.shape) does not match the last forward")
+        let dy = outputGradient.pointer
+        // dW += dYᵀ X
+        sgemm(m: outputs, n: inputs, k: rows,
+              a: dy, transposeA: true, b: input.pointer,
+              beta: 1, c: weightGradient.pointer)
+        if let biasGradient {
+            let db = biasGradient.pointer
+            for r in 0..<rows {
+                let row = dy + r * outputs
+                for j in 0..<outputs { db[j] += row[j] }
+            }
+        }
+        guard needsInputGradient else { return nil }
+        // dX = dY W
+        let dx = inputGradient.tensor(input.shape)
+        sgemm(m: rows, n: inputs, k: outputs,
+              a: dy, b: weight.pointer, beta: 0, c: dx.pointer)
+        return dx
+    }
+}
