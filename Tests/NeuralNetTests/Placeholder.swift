@@ -1,5 +1,0 @@
-import XCTest
-
-final class NeuralNetTestsPlaceholder: XCTestCase {
-    func testBuilds() {}
-}
