@@ -34,6 +34,11 @@ let package = Package(
             pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev"])]
         ),
+        .systemLibrary(
+            name: "CZlib",
+            pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"])]
+        ),
 
         // MARK: - Layer 2: the Swift MPI module
 
@@ -46,7 +51,7 @@ let package = Package(
         // MARK: - Layer 4: layers, models, losses, optimizers; data sets and sampler
 
         .target(name: "NeuralNet", dependencies: ["TensorCore"]),
-        .target(name: "DataPipeline", dependencies: ["TensorCore"]),
+        .target(name: "DataPipeline", dependencies: ["TensorCore", "CZlib"]),
 
         // MARK: - Layer 5: data parallelism
 

@@ -1,5 +1,0 @@
-import XCTest
-
-final class DataPipelineTestsPlaceholder: XCTestCase {
-    func testBuilds() {}
-}
