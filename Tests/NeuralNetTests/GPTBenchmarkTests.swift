@@ -1,0 +1,62 @@
+import XCTest
+import TensorCore
+import NeuralNet
+
+/// Training throughput of the benchmark-shape GPT, reported, never asserted.
+///
+/// Skipped unless `GPT_BENCHMARK=1`; run it in release with one BLAS thread:
+/// `OPENBLAS_CORETYPE=SkylakeX OPENBLAS_NUM_THREADS=1 GPT_BENCHMARK=1
+///  swift test -c release -Xswiftc -enable-testing --filter GPTBenchmarkTests`.
+final class GPTBenchmarkTests: XCTestCase {
+    func testTrainingThroughput() throws {
+        try XCTSkipUnless(ProcessInfo.processInfo.environment["GPT_BENCHMARK"] == "1",
+                          "set GPT_BENCHMARK=1 to measure GPT throughput")
+        let clock = ContinuousClock()
+        func seconds(_ d: Duration) -> Double {
+            Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
+        }
+
+        // The reference: one sgemm of 1024^3.
+        let n = 1024
+        let a = Tensor(repeating: 0.5, shape: [n, n]), b = Tensor(repeating: 0.25, shape: [n, n])
+        let c = Tensor(zeros: [n, n])
+        matmul(a, b, into: c)
+        var best = Double.infinity
+        for _ in 0..<5 {
+            let t = seconds(clock.measure { matmul(a, b, into: c) })
+            best = min(best, t)
+        }
+        let peak = 2 * Double(n * n * n) / best / 1e9
+
+        let configuration = GPTConfiguration.benchmark
+        let model = GPT(configuration)
+        model.initializeParameters(seed: 1)
+        let batch = 16, time = configuration.contextLength
+        var generator = RandomGenerator(seed: 2)
+        let ids = (0..<(batch * (time + 1))).map { _ in Float(generator.nextIndex(below: configuration.vocabSize)) }
+        let inputs = Tensor(zeros: [batch, time]), targets = Tensor(zeros: [batch, time])
+        for row in 0..<batch {
+            for t in 0..<time {
+                inputs[row * time + t] = ids[row * (time + 1) + t]
+                targets[row * time + t] = ids[row * (time + 1) + t + 1]
+            }
+        }
+        for _ in 0..<2 {
+            _ = model.forward(inputs: inputs, targets: targets)
+            model.backward(gradientsReady: nil)
+        }
+        let steps = 10
+        var forwardTime = 0.0, backwardTime = 0.0
+        for _ in 0..<steps {
+            forwardTime += seconds(clock.measure { _ = model.forward(inputs: inputs, targets: targets) })
+            backwardTime += seconds(clock.measure { model.backward(gradientsReady: nil) })
+        }
+        let tokensPerSecond = Double(steps * batch * time) / (forwardTime + backwardTime)
+        let flops = configuration.trainingFLOPsPerToken(parameterCount: model.parameters.count)
+        let utilization = flops * tokensPerSecond / (peak * 1e9)
+        print(String(format: "GPT benchmark: sgemm 1024^3 %.1f GFLOP/s; %d params; forward %.1f ms, backward %.1f ms per step; %.0f tokens/s; %.1f GFLOP/s; MFU %.1f%%",
+                     peak, model.parameters.count, 1000 * forwardTime / Double(steps),
+                     1000 * backwardTime / Double(steps), tokensPerSecond,
+                     flops * tokensPerSecond / 1e9, 100 * utilization))
+    }
+}
