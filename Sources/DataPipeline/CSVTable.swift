@@ -52,9 +52,10 @@ public struct CSVTable: Sendable {
     public init(parsing text: String, file: String, header: CSVHeader = .automatic) throws {
         var lines: [(number: Int, fields: [Substring])] = []
         var number = 0
-        for rawLine in text.split(separator: "\n", omittingEmptySubsequences: false) {
+        // isNewline, not "\n": Swift treats "\r\n" as one Character, so
+        // splitting on "\n" alone would leave CRLF files as a single line.
+        for line in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline) {
             number += 1
-            let line = rawLine.hasSuffix("\r") ? rawLine.dropLast() : rawLine
             if line.allSatisfy({ $0 == " " || $0 == "\t" }) { continue }
             lines.append((number, line.split(separator: ",", omittingEmptySubsequences: false)
                 .map { $0.trimmingSpaces() }))
