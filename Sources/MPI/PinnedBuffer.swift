@@ -15,8 +15,13 @@ public protocol PinnedBuffer: AnyObject {
 }
 
 /// An owned, 64-byte aligned, fixed-size buffer for MPI communication.
+///
+/// The memory is freed when the object is released, which a pending
+/// `Request` prevents by holding a strong reference.
 public final class MPIBuffer<Element: MPIScalar>: PinnedBuffer {
+    /// The first element; fixed for the buffer's lifetime.
     public let baseAddress: UnsafeMutablePointer<Element>
+    /// The number of elements.
     public let count: Int
 
     /// Allocates `count` elements, each set to `value`.

@@ -82,6 +82,16 @@ final class MultiRankTests: XCTestCase {
         XCTAssertFalse(result.stdout.contains("UNREACHABLE"), "\(result)")
     }
 
+    func testMissingExecutableIsReported() {
+        XCTAssertThrowsError(try MPIRun.executableURL(named: "no-such-product-here")) {
+            guard case MPIRunError.executableNotFound(let name, let searched) = $0 else {
+                return XCTFail("unexpected error \($0)")
+            }
+            XCTAssertEqual(name, "no-such-product-here")
+            XCTAssertFalse(searched.isEmpty)
+        }
+    }
+
     func testChildEnvironmentDropsLauncherVariables() {
         setenv("OMPI_COMM_WORLD_SIZE_TEST_LEAK", "1", 1)
         setenv("PMIX_TEST_LEAK", "1", 1)
