@@ -86,12 +86,28 @@ public final class Request {
         var handles = pending.map { $0.handle }
         var statuses = [MPI_Status](repeating: MPI_Status(), count: pending.count)
         let code = MPI_Waitall(Int32(handles.count), &handles, &statuses)
-        for request in pending { request.finish() }
-        guard code != MPI_SUCCESS else { return }
-        if code == MPI_ERR_IN_STATUS,
-           let failed = statuses.first(where: { $0.MPI_ERROR != MPI_SUCCESS && $0.MPI_ERROR != MPI_ERR_PENDING }) {
-            throw MPIError(call: "MPI_Waitall", code: failed.MPI_ERROR)
+        guard code != MPI_SUCCESS else {
+            for request in pending { request.finish() }
+            return
         }
-        throw MPIError(call: "MPI_Waitall", code: code)
+        guard code == MPI_ERR_IN_STATUS else {
+            for request in pending { request.finish() }
+            throw MPIError(call: "MPI_Waitall", code: code)
+        }
+        // Requests marked MPI_ERR_PENDING are still active: MPI stopped at the
+        // first failure. Complete them one by one so no buffer is released
+        // while MPI may still use it.
+        var firstFailure: MPIError?
+        for (request, status) in zip(pending, statuses) {
+            if status.MPI_ERROR == MPI_ERR_PENDING {
+                do { try request.wait() } catch { firstFailure = firstFailure ?? error as? MPIError }
+            } else {
+                request.finish()
+                if status.MPI_ERROR != MPI_SUCCESS {
+                    firstFailure = firstFailure ?? MPIError(call: "MPI_Waitall", code: status.MPI_ERROR)
+                }
+            }
+        }
+        throw firstFailure ?? MPIError(call: "MPI_Waitall", code: code)
     }
 }
