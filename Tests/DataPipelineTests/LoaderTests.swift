@@ -61,6 +61,36 @@ final class LoaderTests: XCTestCase {
         XCTAssertEqual(got, expected)
     }
 
+    func testPrefetchYieldsTheSameBatches() {
+        let data = SyntheticClassification(count: 37, inputShape: [5], classCount: 3, seed: 8).preprocessed([.oneHot])
+        func loader(prefetch: Bool) -> BatchLoader {
+            BatchLoader(dataset: data, sampler: DistributedSampler(count: 37, ranks: 3, rank: 1, seed: 6),
+                        batchSize: 4, prefetch: prefetch)
+        }
+        func drain(_ loader: BatchLoader, epochs: Int) -> [[Float]] {
+            var out: [[Float]] = []
+            for _ in 0..<epochs {
+                while let batch = loader.next() { out.append(batch.inputs.array + batch.targets.array) }
+            }
+            return out
+        }
+        let expected = drain(loader(prefetch: false), epochs: 3)
+        let prefetching = loader(prefetch: true)
+        XCTAssertEqual(drain(prefetching, epochs: 3), expected)
+
+        // Restoring while a prefetch is in flight discards it.
+        let resumed = loader(prefetch: true)
+        _ = resumed.next()
+        resumed.restore(SamplerPosition(epoch: 1, batch: 2))
+        let firstEpochLength = expected.count / 3
+        XCTAssertEqual(resumed.next().map { $0.inputs.array + $0.targets.array }, expected[firstEpochLength + 2])
+        // A batch stays intact while the next one is being prefetched.
+        let held = resumed.next()!
+        let copy = held.inputs.array
+        _ = resumed.load(SamplerPosition(epoch: 0, batch: 0))
+        XCTAssertEqual(held.inputs.array, copy)
+    }
+
     func testPaddedBatchesReportRealCount() {
         let data = indexed(5)
         let loaders = (0..<2).map {
