@@ -44,12 +44,15 @@ final class IDXTests: XCTestCase {
     }
 
     func testDirectoryLoaderPrefersPlainAndFallsBackToGzip() throws {
-        _ = try writeGood(imagesName: "train-images-idx3-ubyte.gz", labelsName: "train-labels-idx1-ubyte", gzip: false)
-        // The images exist only as ".gz" (stored uncompressed here, detected by content).
+        // Images only as ".gz", labels plain: both are found.
         try dir.write("train-images-idx3-ubyte.gz",
                       gzipStored(idxBytes(dimensions: [3, 2, 3], payload: [UInt8](repeating: 9, count: 18))))
+        try dir.write("train-labels-idx1-ubyte", idxBytes(dimensions: [3], payload: [2, 0, 1]))
+        // A plain file next to a ".gz" one wins.
+        try dir.write("train-labels-idx1-ubyte.gz", gzipStored(idxBytes(dimensions: [3], payload: [5, 5, 5])))
         let data = try IDXImageDataset.load(directory: dir.path, split: .train)
         XCTAssertEqual(data.pixel(0, row: 0, column: 0), 9)
+        XCTAssertEqual(data.label(0), 2)
         assertDataError(.fileNotFound(file: dir.path + "/t10k-images-idx3-ubyte"), naming: "t10k-images") {
             try IDXImageDataset.load(directory: dir.path, split: .test)
         }
@@ -121,7 +124,7 @@ final class IDXTests: XCTestCase {
     }
 
     func testMissingAndCorruptFilesAreRejected() throws {
-        let (images, labels) = try writeGood()
+        let (_, labels) = try writeGood()
         let missing = dir.path + "/nope"
         assertDataError(.fileNotFound(file: missing), naming: "nope") {
             try IDXImageDataset(imagesFile: missing, labelsFile: labels)
@@ -138,6 +141,5 @@ final class IDXTests: XCTestCase {
             guard case DataError.corruptCompressed(let file, _) = error else { return XCTFail("\(error)") }
             XCTAssertEqual(file, bad)
         }
-        _ = images
     }
 }
