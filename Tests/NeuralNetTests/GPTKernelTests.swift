@@ -21,8 +21,13 @@ final class GPTKernelTests: XCTestCase {
         XCTAssertEqual(GPTKernels.fastExp(-1000), 0, accuracy: 1e-37)
     }
 
+    /// Widths below and above the 16-lane SIMD reductions, with a ragged tail.
     func testLayerNormGradients() {
-        let rows = 3, channels = 5
+        for channels in [5, 37] { checkLayerNormGradients(channels: channels) }
+    }
+
+    func checkLayerNormGradients(channels: Int) {
+        let rows = 3
         let input = randomTensor([rows, channels], seed: 1, scale: 2)
         let weight = randomTensor([channels], seed: 2)
         let bias = randomTensor([channels], seed: 3)
@@ -87,8 +92,14 @@ final class GPTKernelTests: XCTestCase {
             })
     }
 
+    /// Sequences shorter and longer than the 16-lane softmax reductions.
     func testAttentionGradients() {
-        let batch = 2, time = 4, channels = 6, heads = 2
+        checkAttentionGradients(time: 4, channels: 6, heads: 2)
+        checkAttentionGradients(time: 19, channels: 4, heads: 2)
+    }
+
+    func checkAttentionGradients(time: Int, channels: Int, heads: Int) {
+        let batch = 2
         let qkv = randomTensor([batch, time, 3 * channels], seed: 7)
         let out = Tensor(zeros: [batch, time, channels])
         let att = Tensor(zeros: [batch, heads, time, time])
@@ -126,7 +137,12 @@ final class GPTKernelTests: XCTestCase {
 
     /// Forward against a direct, loop-by-loop evaluation of the definition.
     func testAttentionMatchesReference() {
-        let batch = 2, time = 5, channels = 6, heads = 3
+        checkAttentionAgainstReference(time: 5, channels: 6, heads: 3)
+        checkAttentionAgainstReference(time: 35, channels: 4, heads: 2)
+    }
+
+    func checkAttentionAgainstReference(time: Int, channels: Int, heads: Int) {
+        let batch = 2
         let hs = channels / heads
         let qkv = randomTensor([batch, time, 3 * channels], seed: 9)
         let out = Tensor(zeros: [batch, time, channels]), att = Tensor(zeros: [batch, heads, time, time])
@@ -232,7 +248,11 @@ final class GPTKernelTests: XCTestCase {
     }
 
     func testCrossEntropyGradients() {
-        let rows = 4, vocab = 6
+        for vocab in [6, 41] { checkCrossEntropyGradients(vocab: vocab) }
+    }
+
+    func checkCrossEntropyGradients(vocab: Int) {
+        let rows = 4
         let targets: [Int32] = [3, -1, 0, 5]
         let logits = randomTensor([rows, vocab], seed: 13, scale: 2)
         let work = Tensor(zeros: [rows, vocab])

@@ -46,17 +46,12 @@ extension GPTKernels {
     /// Softmax over the first `visible` entries of a row, zeros after them.
     @inline(__always)
     static func causalSoftmaxRow(_ row: UnsafeMutablePointer<Float>, visible: Int, width: Int) {
-        var maximum = row[0]
-        for s in 1..<visible where row[s] > maximum { maximum = row[s] }
-        var sum: Float = 0
-        for s in 0..<visible {
-            let e = fastExp(row[s] - maximum)
-            row[s] = e
-            sum += e
-        }
-        let inverse = 1 / sum
+        let largest = maximum(row, count: visible)
+        // Exponentials first, sum after: a fused loop would not vectorize.
+        for s in 0..<visible { row[s] = fastExp(row[s] - largest) }
+        let inverse = 1 / sum(row, count: visible)
         for s in 0..<visible { row[s] *= inverse }
-        for s in visible..<width { row[s] = 0 }
+        (row + visible).update(repeating: 0, count: width - visible)
     }
 
     /// Back-propagates ``attentionForward(out:att:qkv:batch:time:channels:heads:)``.
@@ -99,10 +94,9 @@ extension GPTKernels {
                 for t in 0..<time {
                     let p = a + t * time
                     let g = scratch + t * time
-                    var dot: Float = 0
-                    for s in 0...t { dot += p[s] * g[s] }
-                    for s in 0...t { g[s] = scale * p[s] * (g[s] - dot) }
-                    for s in (t + 1)..<time { g[s] = 0 }
+                    let pg = dot(p, g, count: t + 1)
+                    for s in 0...t { g[s] = scale * p[s] * (g[s] - pg) }
+                    (g + t + 1).update(repeating: 0, count: time - t - 1)
                 }
                 // dq = dscores k, dk = dscoresᵀ q
                 sgemm(m: time, n: headSize, k: time,

@@ -29,17 +29,13 @@ extension GPTKernels {
             let target = Int(targets[r])
             precondition(target < vocab, "cross-entropy: target \(target) outside vocabulary of \(vocab)")
             let targetLogit = target >= 0 ? p[target] : 0
-            var sum: Float = 0
-            for v in 0..<vocab {
-                let e = fastExp(p[v] - maximum)
-                p[v] = e
-                sum += e
-            }
-            let inverse = 1 / sum
+            for v in 0..<vocab { p[v] = fastExp(p[v] - maximum) }
+            let total = sum(p, count: vocab)
+            let inverse = 1 / total
             for v in 0..<vocab { p[v] *= inverse }
             if target < 0 { continue }
             // From the logit rather than log(p), which fails when p underflows.
-            sums.loss += Double(naturalLog(sum) - (targetLogit - maximum))
+            sums.loss += Double(naturalLog(total) - (targetLogit - maximum))
             sums.count += 1
             if best == target { sums.correct += 1 }
         }

@@ -19,15 +19,9 @@ extension GPTKernels {
         let inverseChannels = 1 / Float(channels)
         for r in 0..<rows {
             let x = input + r * channels
-            var sum: Float = 0
-            for c in 0..<channels { sum += x[c] }
-            let m = sum * inverseChannels
+            let m = sum(x, count: channels) * inverseChannels
             // Two passes: the shifted sum of squares does not cancel catastrophically.
-            var squares: Float = 0
-            for c in 0..<channels {
-                let d = x[c] - m
-                squares += d * d
-            }
+            let squares = squaredDeviations(x, mean: m, count: channels)
             let s = 1 / (squares * inverseChannels + layerNormEpsilon).squareRoot()
             let o = out + r * channels
             for c in 0..<channels { o[c] = (x[c] - m) * s * weight[c] + bias[c] }
@@ -59,16 +53,28 @@ extension GPTKernels {
             let m = mean[r]
             let s = rstd[r]
             // The two row means that couple every output to every input.
-            var meanDnorm: Float = 0
-            var meanDnormNorm: Float = 0
-            for c in 0..<channels {
-                let norm = (x[c] - m) * s
+            var dnormLanes = SIMD16<Float>()
+            var dnormNormLanes = SIMD16<Float>()
+            let mLanes = SIMD16<Float>(repeating: m)
+            var c = 0
+            while c + 16 <= channels {
+                let xc = UnsafeRawPointer(x + c).loadUnaligned(as: SIMD16<Float>.self)
+                let dnorm = UnsafeRawPointer(d + c).loadUnaligned(as: SIMD16<Float>.self)
+                    * UnsafeRawPointer(weight + c).loadUnaligned(as: SIMD16<Float>.self)
+                dnormLanes += dnorm
+                dnormNormLanes += dnorm * (xc - mLanes)
+                c += 16
+            }
+            var meanDnorm = dnormLanes.sum()
+            var meanDnormNorm = dnormNormLanes.sum()
+            while c < channels {
                 let dnorm = d[c] * weight[c]
                 meanDnorm += dnorm
-                meanDnormNorm += dnorm * norm
+                meanDnormNorm += dnorm * (x[c] - m)
+                c += 1
             }
             meanDnorm *= inverseChannels
-            meanDnormNorm *= inverseChannels
+            meanDnormNorm *= s * inverseChannels
             for c in 0..<channels {
                 let norm = (x[c] - m) * s
                 let dnorm = d[c] * weight[c]
