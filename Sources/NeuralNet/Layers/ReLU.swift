@@ -23,7 +23,11 @@ public final class ReLU: Layer {
         let dx = inputGradient.tensor(lastOutput.shape)
         let y = lastOutput.pointer, dy = outputGradient.pointer, dxp = dx.pointer
         // The output is positive exactly where the input was: no need to keep the input.
-        for i in 0..<dx.count { dxp[i] = y[i] > 0 ? dy[i] : 0 }
+        // Loading dy unconditionally lets the loop vectorize into a masked select.
+        for i in 0..<dx.count {
+            let g = dy[i]
+            dxp[i] = y[i] > 0 ? g : 0
+        }
         return dx
     }
 }
