@@ -21,12 +21,12 @@ public final class GPT: Model {
     private var workspace: GPTWorkspace?
 
     /// What the last forward left for backward.
-    private struct Pending {
+    struct Pending {
         var batch: Int, time: Int
         var counted: Int
         var usedDropout: Bool
     }
-    private var pending: Pending?
+    var pending: Pending?
 
     /// A model with all parameters zero; call ``initializeParameters(seed:)``.
     ///
@@ -146,7 +146,7 @@ public final class GPT: Model {
     }
 
     /// Everything from the embedding to the logits.
-    private func runTrunk(_ ws: GPTWorkspace, batch: Int, time: Int, dropout: Bool) {
+    func runTrunk(_ ws: GPTWorkspace, batch: Int, time: Int, dropout: Bool) {
         let c = configuration.width
         let rows = batch * time
         let p = parameters.values.pointer

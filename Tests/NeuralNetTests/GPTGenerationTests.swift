@@ -1,0 +1,43 @@
+import XCTest
+import TensorCore
+@testable import NeuralNet
+
+final class GPTGenerationTests: XCTestCase {
+    func model() -> GPT {
+        let model = GPT(GPTModelTests.tiny)
+        model.initializeParameters(seed: 3)
+        // Sharper distributions than init, so greedy and sampled choices differ.
+        for info in model.parameters.parameters where info.decays {
+            let values = model.parameters.value(info.name)
+            for i in 0..<values.count { values[i] *= 20 }
+        }
+        return model
+    }
+
+    func testSamplingIsReproducibleAndInRange() {
+        let m = model()
+        let a = m.generate(prompt: [1, 2], count: 12, temperature: 1, seed: 9)
+        let b = m.generate(prompt: [1, 2], count: 12, temperature: 1, seed: 9)
+        XCTAssertEqual(a, b)
+        XCTAssertEqual(a.count, 12)
+        XCTAssertTrue(a.allSatisfy { (0..<7).contains($0) })
+        let others = (10..<20).map { m.generate(prompt: [1, 2], count: 12, temperature: 1, seed: UInt64($0)) }
+        XCTAssertTrue(others.contains { $0 != a })
+    }
+
+    func testGreedyFollowsTheLogitsPastTheContext() {
+        let m = model()
+        // Longer than the context of 5: the window slides.
+        let prompt = [1, 2, 3, 4, 5, 6]
+        let greedy = m.generate(prompt: prompt, count: 4, temperature: 0)
+        var tokens = prompt
+        for _ in 0..<4 {
+            let window = Array(tokens.suffix(5))
+            let logits = m.logits(inputs: Tensor(shape: [1, window.count], values: window.map(Float.init)))
+            let last = Array(logits.array.suffix(7))
+            tokens.append(last.firstIndex(of: last.max()!)!)
+        }
+        XCTAssertEqual(greedy, Array(tokens.suffix(4)))
+        XCTAssertEqual(m.generate(prompt: prompt, count: 4, temperature: 1, topK: 1, seed: 5), greedy)
+    }
+}
