@@ -74,6 +74,9 @@ let package = Package(
             name: "ddp",
             dependencies: [
                 "Training",
+                "DataParallel",
+                "MPI",
+                "TensorCore",
                 "CMPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),

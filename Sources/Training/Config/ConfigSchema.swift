@@ -1,0 +1,170 @@
+/// What one key accepts.
+public enum ConfigKind: Sendable {
+    case int(ClosedRange<Int>)
+    /// A real number in `range`; `open` excludes the lower bound.
+    case double(ClosedRange<Double>, lowerOpen: Bool)
+    case bool
+    case choice([String])
+    case string
+    case intList(ClosedRange<Int>)
+
+    public var expectation: String {
+        switch self {
+        case .int(let r): return "an integer in \(r.lowerBound)...\(r.upperBound)"
+        case .double(let r, let open):
+            return "a number in \(open ? "(" : "[")\(r.lowerBound), \(r.upperBound)]"
+        case .bool: return "true or false"
+        case .choice(let options): return "one of " + options.joined(separator: ", ")
+        case .string: return "a string"
+        case .intList(let r): return "a non-empty list of integers in \(r.lowerBound)...\(r.upperBound)"
+        }
+    }
+}
+
+/// One configuration key: its type, default and the model or data set it applies to.
+public struct ConfigKey: Sendable {
+    public let name: String
+    public let kind: ConfigKind
+    /// `nil` means the key is required.
+    public let defaultValue: ConfigValue?
+    /// When set, the key applies only while `condition.key` has one of `condition.values`.
+    public let condition: (key: String, values: [String])?
+    public let help: String
+
+    init(_ name: String, _ kind: ConfigKind, _ defaultValue: ConfigValue?,
+         when condition: (String, [String])? = nil, _ help: String) {
+        self.name = name
+        self.kind = kind
+        self.defaultValue = defaultValue
+        self.condition = condition.map { (key: $0.0, values: $0.1) }
+        self.help = help
+    }
+}
+
+/// Every key a run config may set. This table is the single source of truth:
+/// the loader validates against it, `--set` uses it, and `ddp config keys` prints it.
+public enum ConfigSchema {
+    static let big = 1 << 30
+
+    public static let keys: [ConfigKey] = [
+        // MARK: model
+        ConfigKey("model.kind", .choice(["mlp", "cnn", "gpt"]), nil, "Which model to train."),
+        ConfigKey("model.hidden", .intList(1...65_536), .intList([1024, 1024]), when: ("model.kind", ["mlp"]),
+                  "Hidden layer widths of the MLP."),
+        ConfigKey("model.activation", .choice(["relu", "gelu", "tanh"]), .string("relu"), when: ("model.kind", ["mlp"]),
+                  "Hidden activation of the MLP."),
+        ConfigKey("model.loss", .choice(["cross_entropy", "mse"]), .string("cross_entropy"), when: ("model.kind", ["mlp"]),
+                  "Loss of the MLP: softmax cross-entropy on classes, or MSE on one-hot targets."),
+        ConfigKey("model.channels", .intList(1...1024), .intList([16, 32]), when: ("model.kind", ["cnn"]),
+                  "Output channels of the two convolutions."),
+        ConfigKey("model.fc_width", .int(1...65_536), .int(128), when: ("model.kind", ["cnn"]),
+                  "Width of the CNN's hidden fully connected layer."),
+        ConfigKey("model.layers", .int(1...64), .int(4), when: ("model.kind", ["gpt"]), "Transformer blocks."),
+        ConfigKey("model.heads", .int(1...64), .int(4), when: ("model.kind", ["gpt"]), "Attention heads per block."),
+        ConfigKey("model.width", .int(1...8192), .int(128), when: ("model.kind", ["gpt"]), "Embedding width."),
+        ConfigKey("model.context", .int(1...8192), .int(128), when: ("model.kind", ["gpt"]), "Context length in tokens."),
+        ConfigKey("model.dropout", .double(0...0.95, lowerOpen: false), .double(0), "Dropout probability."),
+
+        // MARK: data
+        ConfigKey("data.dataset", .choice(["mnist", "fashion_mnist", "shakespeare", "iris", "wine", "digits", "csv",
+                                           "synthetic_classes", "synthetic_text"]), nil, "The data set."),
+        ConfigKey("data.dir", .string, .string("data"), "Where launch/fetch-data.sh put the data sets."),
+        ConfigKey("data.path", .string, .string(""), when: ("data.dataset", ["csv"]),
+                  "The CSV file (numeric columns, one label column)."),
+        ConfigKey("data.label_column", .int(-1_000...1_000), .int(-1), when: ("data.dataset", ["csv"]),
+                  "The label column of the CSV; negative counts from the end."),
+        ConfigKey("data.validation_fraction", .double(0...0.9, lowerOpen: false), .double(0.1),
+                  "Held-out fraction for data sets without a test split."),
+        ConfigKey("data.normalize", .choice(["none", "scale", "standardize"]), .string("standardize"),
+                  when: ("data.dataset", ["mnist", "fashion_mnist", "iris", "wine", "digits", "csv", "synthetic_classes"]),
+                  "Input preprocessing: none, x/255 (or x/max), or zero mean and unit variance from the training split."),
+        ConfigKey("data.samples", .int(1...big), .int(16_384),
+                  when: ("data.dataset", ["synthetic_classes", "synthetic_text"]), "Size of a synthetic data set."),
+        ConfigKey("data.features", .int(1...big), .int(784), when: ("data.dataset", ["synthetic_classes"]),
+                  "Input features of the synthetic classification set."),
+        ConfigKey("data.classes", .int(2...65_536), .int(10), when: ("data.dataset", ["synthetic_classes"]),
+                  "Classes of the synthetic classification set."),
+        ConfigKey("data.vocabulary", .int(2...65_536), .int(65), when: ("data.dataset", ["synthetic_text"]),
+                  "Vocabulary size of the synthetic token stream."),
+
+        // MARK: optimizer
+        ConfigKey("optimizer.kind", .choice(["sgd", "adam", "adamw"]), .string("sgd"), "The optimizer."),
+        ConfigKey("optimizer.lr", .double(0...10, lowerOpen: true), .double(0.05), "Peak learning rate."),
+        ConfigKey("optimizer.momentum", .double(0...0.9999, lowerOpen: false), .double(0.9), when: ("optimizer.kind", ["sgd"]),
+                  "SGD momentum."),
+        ConfigKey("optimizer.nesterov", .bool, .bool(false), when: ("optimizer.kind", ["sgd"]), "Nesterov momentum."),
+        ConfigKey("optimizer.beta1", .double(0...0.9999, lowerOpen: false), .double(0.9), when: ("optimizer.kind", ["adam", "adamw"]),
+                  "Adam first-moment decay."),
+        ConfigKey("optimizer.beta2", .double(0...0.99999, lowerOpen: false), .double(0.999), when: ("optimizer.kind", ["adam", "adamw"]),
+                  "Adam second-moment decay."),
+        ConfigKey("optimizer.eps", .double(0...1, lowerOpen: true), .double(1e-8), when: ("optimizer.kind", ["adam", "adamw"]),
+                  "Adam epsilon."),
+        ConfigKey("optimizer.weight_decay", .double(0...1, lowerOpen: false), .double(0), "Weight decay."),
+        ConfigKey("optimizer.decay_all", .bool, .bool(false),
+                  "Apply weight decay to every parameter, not only to matrices."),
+        ConfigKey("optimizer.clip_norm", .double(0...1e6, lowerOpen: false), .double(0),
+                  "Clip gradients to this global norm; 0 turns clipping off."),
+
+        // MARK: schedule
+        ConfigKey("schedule.kind", .choice(["constant", "step", "cosine"]), .string("constant"), "Learning-rate schedule."),
+        ConfigKey("schedule.warmup_steps", .int(0...big), .int(0), when: ("schedule.kind", ["cosine"]),
+                  "Linear warmup steps before the cosine decay."),
+        ConfigKey("schedule.step_every", .int(1...big), .int(1000), when: ("schedule.kind", ["step"]),
+                  "Steps between decays."),
+        ConfigKey("schedule.gamma", .double(0...1, lowerOpen: true), .double(0.1), when: ("schedule.kind", ["step"]),
+                  "Decay factor."),
+        ConfigKey("schedule.min_lr", .double(0...10, lowerOpen: false), .double(0), when: ("schedule.kind", ["cosine"]),
+                  "Final learning rate of the cosine schedule."),
+
+        // MARK: training
+        ConfigKey("training.batch_size", .int(1...big), .int(128),
+                  "Global batch size: the sum over ranks, so results do not depend on the rank count."),
+        ConfigKey("training.eval_batch_size", .int(1...big), .int(1000), "Batch size of evaluation."),
+        ConfigKey("training.epochs", .int(0...100_000), .int(1), "Epochs to train; 0 for no limit."),
+        ConfigKey("training.steps", .int(0...big), .int(0), "Optimizer steps to train; 0 for no limit."),
+        ConfigKey("training.eval_every", .int(0...big), .int(0), "Evaluate every N steps; 0 for only at the end."),
+        ConfigKey("training.eval_batches", .int(0...big), .int(0), "Limit evaluation to N batches; 0 for the whole split."),
+        ConfigKey("training.log_every", .int(1...big), .int(50), "Log training metrics every N steps."),
+        ConfigKey("training.seed", .int(0...Int.max), .int(1), "Seed of parameter init, data order and dropout."),
+        ConfigKey("training.shuffle", .bool, .bool(true), "Shuffle the training set every epoch."),
+        ConfigKey("training.drop_last", .bool, .bool(true), "Drop the last incomplete global batch of each epoch."),
+        ConfigKey("training.accumulation", .int(1...4096), .int(1),
+                  "Micro-batches per optimizer step; gradients reduce once per step."),
+
+        // MARK: parallel
+        ConfigKey("parallel.bucket_mb", .double(0...4096, lowerOpen: true), .double(4),
+                  "Gradient bucket size in MiB."),
+        ConfigKey("parallel.overlap", .bool, .bool(true), "Overlap gradient allreduce with backward."),
+        ConfigKey("parallel.gradient_dtype", .choice(["float32", "bf16"]), .string("float32"),
+                  "Precision of the gradient exchange."),
+        ConfigKey("parallel.zero", .int(0...1), .int(0), "ZeRO stage: 0 off, 1 shards optimizer state."),
+        ConfigKey("parallel.consistency_every", .int(0...big), .int(0),
+                  "Compare a parameter checksum across ranks every N steps; 0 only at the end."),
+    ]
+
+    /// The key called `name`, if any.
+    public static func key(_ name: String) -> ConfigKey? {
+        keys.first { $0.name == name }
+    }
+
+    /// The known key closest to `name`, for "did you mean" hints.
+    static func closestKey(to name: String) -> String? {
+        let scored = keys.map { ($0.name, editDistance($0.name, name)) }.min { $0.1 < $1.1 }
+        guard let (best, distance) = scored, distance <= max(3, name.count / 3) else { return nil }
+        return best
+    }
+
+    private static func editDistance(_ a: String, _ b: String) -> Int {
+        let a = Array(a), b = Array(b)
+        var previous = Array(0...b.count)
+        for i in 1...max(a.count, 1) where !a.isEmpty {
+            var current = [i] + Array(repeating: 0, count: b.count)
+            for j in 1...max(b.count, 1) where !b.isEmpty {
+                current[j] = min(previous[j] + 1, current[j - 1] + 1,
+                                 previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+            }
+            previous = current
+        }
+        return previous[b.count]
+    }
+}

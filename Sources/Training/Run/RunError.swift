@@ -1,0 +1,16 @@
+/// A training run that cannot go on, with what to do about it.
+public enum RunError: Error, CustomStringConvertible, Equatable {
+    case cannotWrite(String)
+    case dataMissing(path: String, hint: String)
+    case incompatible(String)
+    case nonFinite(step: Int, what: String)
+
+    public var description: String {
+        switch self {
+        case .cannotWrite(let path): return "\(path): cannot write"
+        case .dataMissing(let path, let hint): return "\(path): data set not found; \(hint)"
+        case .incompatible(let message): return message
+        case .nonFinite(let step, let what): return "step \(step): \(what) is not finite (NaN or Inf)"
+        }
+    }
+}

@@ -1,0 +1,245 @@
+import DataParallel
+import DataPipeline
+import Foundation
+import MPI
+import NeuralNet
+import TensorCore
+
+/// Where a run writes, and how it reports.
+public struct RunOptions {
+    /// The run directory (config, metrics, checkpoints); `nil` writes nothing.
+    public var directory: URL?
+    /// Log lines even on a terminal.
+    public var plainProgress: Bool
+
+    public init(directory: URL?, plainProgress: Bool = false) {
+        self.directory = directory
+        self.plainProgress = plainProgress
+    }
+}
+
+/// What a finished run reports.
+public struct RunSummary: Sendable {
+    public let steps: Int
+    public let epochs: Double
+    public let finalTrainLoss: Double
+    public let evaluation: EvaluationResult?
+    public let samplesPerSecond: Double
+    public let seconds: Double
+}
+
+/// One data-parallel training run: every rank builds the same model from the
+/// config, rank 0's parameters are copied to all, and each step averages
+/// gradients over ranks before every rank takes the same optimizer step.
+public final class Trainer {
+    public let config: ResolvedConfig
+    public let communicator: Communicator
+    public let data: DataSplits
+    public let model: Model
+    public let optimizer: Optimizer
+    public let reducer: GradientReducer
+    public let loader: BatchLoader
+    public let schedule: LearningRateSchedule
+    /// Optimizer steps the run will take.
+    public let totalSteps: Int
+    /// Optimizer steps in one epoch.
+    public let stepsPerEpoch: Int
+    /// Micro-batches per optimizer step.
+    public let accumulation: Int
+    /// Optimizer steps taken.
+    public private(set) var step = 0
+
+    private let options: RunOptions
+    private let sync: ReplicaSync
+    private var metrics: MetricsLog?
+    private let isLeader: Bool
+
+    /// Builds every part of the run and synchronizes the replicas.
+    ///
+    /// - Throws: ``ConfigError``, ``RunError``, `DataError` or ``ReplicaError``
+    ///   for bad input, the same on every rank.
+    public init(config: ResolvedConfig, communicator: Communicator, options: RunOptions) throws {
+        self.config = config
+        self.communicator = communicator
+        self.options = options
+        isLeader = communicator.rank == 0
+        sync = ReplicaSync(communicator: communicator)
+
+        let ranks = communicator.size
+        let globalBatch = config.int("training.batch_size")
+        accumulation = config.int("training.accumulation")
+        guard globalBatch % (ranks * accumulation) == 0 else {
+            throw ConfigError(source: config.source, key: "training.batch_size",
+                              message: "\(globalBatch) does not split evenly over \(ranks) ranks × \(accumulation) micro-batches")
+        }
+        let microBatch = globalBatch / (ranks * accumulation)
+
+        data = try RunComponents.loadData(config)
+        model = try RunComponents.makeModel(config, data: data)
+        let seed = UInt64(config.int("training.seed"))
+        model.initializeParameters(seed: seed)
+        model.dropoutGenerator = RandomGenerator(seed: seed, stream: 0xD0 &+ UInt64(communicator.rank))
+
+        try sync.verifySameStructure(Self.structureFields(config: config, model: model, data: data, ranks: ranks))
+        try sync.broadcastParameters(model.parameters)
+
+        let sampler = DistributedSampler(count: data.train.count, ranks: ranks, rank: communicator.rank, seed: seed,
+                                         shuffle: config.bool("training.shuffle"), dropLast: config.bool("training.drop_last"))
+        loader = BatchLoader(dataset: data.train, sampler: sampler, batchSize: microBatch)
+        stepsPerEpoch = loader.batchesPerEpoch / accumulation
+        guard stepsPerEpoch > 0 else {
+            throw ConfigError(source: config.source, key: "training.batch_size",
+                              message: "\(globalBatch) is larger than the \(data.train.count) training samples")
+        }
+        let epochs = config.int("training.epochs"), steps = config.int("training.steps")
+        totalSteps = [epochs > 0 ? epochs * stepsPerEpoch : Int.max, steps > 0 ? steps : Int.max].min()!
+
+        optimizer = RunComponents.makeOptimizer(config, parameters: model.parameters)
+        schedule = RunComponents.makeSchedule(config, totalSteps: totalSteps)
+        reducer = GradientReducer(communicator: communicator, parameters: model.parameters,
+                                  bucketBytes: Int(config.double("parallel.bucket_mb") * 1_048_576),
+                                  overlap: config.bool("parallel.overlap"))
+
+        if isLeader, let directory = options.directory {
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            let configURL = directory.appendingPathComponent("config.yaml")
+            guard FileManager.default.createFile(atPath: configURL.path, contents: Data(config.yaml.utf8)) else {
+                throw RunError.cannotWrite(configURL.path)
+            }
+            metrics = try MetricsLog(url: directory.appendingPathComponent("metrics.jsonl"))
+        }
+    }
+
+    /// The fields every rank must agree on before training.
+    static func structureFields(config: ResolvedConfig, model: Model, data: DataSplits, ranks: Int) -> [(name: String, value: String)] {
+        var fields: [(String, String)] = [("config digest", config.digest), ("world size", "\(ranks)"),
+                                          ("data", data.summary), ("parameter count", "\(model.parameters.count)")]
+        for p in model.parameters.parameters {
+            fields.append(("parameter \(p.name)", "\(p.shape) at \(p.offset)"))
+        }
+        return fields
+    }
+
+    /// Trains until `training.steps` or `training.epochs` is reached, evaluating
+    /// at `training.eval_every` and at the end.
+    public func run() throws -> RunSummary {
+        let display = isLeader ? ProgressDisplay(totalSteps: totalSteps == Int.max ? nil : totalSteps,
+                                                 forcePlain: options.plainProgress) : nil
+        let logEvery = config.int("training.log_every")
+        let evalEvery = config.int("training.eval_every")
+        let consistencyEvery = config.int("parallel.consistency_every")
+        let clipNorm = Float(config.double("optimizer.clip_norm"))
+        let globalBatch = config.int("training.batch_size")
+
+        let runClock = Stopwatch()
+        var windowClock = Stopwatch()
+        var windowLoss = 0.0, windowCorrect = 0.0, windowCount = 0.0, windowSteps = 0
+        var lastLoss = Double.nan
+        var lastEvaluation: EvaluationResult?
+
+        while step < totalSteps {
+            let learningRate = schedule.learningRate(at: step)
+            let (loss, correct, count) = try trainStep(learningRate: learningRate, clipNorm: clipNorm)
+            step += 1
+            windowLoss += loss
+            windowCorrect += correct
+            windowCount += count
+            windowSteps += 1
+
+            let isLast = step == totalSteps
+            if step % logEvery == 0 || isLast {
+                var sums = [windowLoss, windowCorrect, windowCount]
+                try communicator.allSum(&sums)
+                lastLoss = sums[0] / Double(windowSteps * communicator.size)
+                guard lastLoss.isFinite else { throw RunError.nonFinite(step: step, what: "the training loss") }
+                let seconds = windowClock.lap()
+                let throughput = Double(windowSteps * globalBatch) / max(seconds, 1e-9)
+                let epoch = Double(step) / Double(stepsPerEpoch)
+                display?.update(step: step, epoch: Int(epoch) + 1, loss: lastLoss, learningRate: Double(learningRate),
+                                samplesPerSecond: throughput, elapsed: runClock.elapsedSeconds, logLine: true)
+                var record: [(String, MetricValue)] = [("kind", .string("train")), ("step", .int(step)),
+                                                      ("epoch", .double(epoch)), ("loss", .double(lastLoss))]
+                if data.train.classCount != nil && sums[2] > 0 && sums[1] > 0 {
+                    record.append(("accuracy", .double(sums[1] / sums[2])))
+                }
+                record += [("lr", .double(Double(learningRate))), ("samples_per_second", .double(throughput)),
+                           ("elapsed", .double(runClock.elapsedSeconds))]
+                metrics?.write(record)
+                windowLoss = 0; windowCorrect = 0; windowCount = 0; windowSteps = 0
+            }
+            if consistencyEvery > 0 && step % consistencyEvery == 0 {
+                try sync.verifyConsistent(model.parameters, step: step)
+            }
+            if (evalEvery > 0 && step % evalEvery == 0) || isLast {
+                lastEvaluation = try evaluateAndReport(display: display)
+                windowClock.reset()
+            }
+        }
+        try sync.verifyConsistent(model.parameters, step: step)
+        display?.finish()
+        let seconds = runClock.elapsedSeconds
+        return RunSummary(steps: step, epochs: Double(step) / Double(stepsPerEpoch), finalTrainLoss: lastLoss,
+                          evaluation: lastEvaluation, samplesPerSecond: Double(step * globalBatch) / max(seconds, 1e-9),
+                          seconds: seconds)
+    }
+
+    /// One optimizer step: `accumulation` micro-batches forward and backward,
+    /// one gradient reduction overlapped with the last backward, the update.
+    ///
+    /// - Returns: This rank's mean loss, correct and counted targets.
+    public func trainStep(learningRate: Float, clipNorm: Float = 0) throws -> (loss: Double, correct: Double, count: Double) {
+        model.parameters.zeroGradients()
+        reducer.begin(microBatches: accumulation)
+        var lossSum = 0.0, correct = 0.0, count = 0.0
+        for micro in 0..<accumulation {
+            let batch = nextBatch()
+            let result = model.forward(inputs: batch.inputs, targets: batch.targets)
+            lossSum += Double(result.loss)
+            correct += Double(result.correct)
+            count += Double(result.count)
+            if micro == accumulation - 1 {
+                model.backward(gradientsReady: reducer.gradientsReady)
+            } else {
+                model.backward(gradientsReady: nil)
+            }
+        }
+        try reducer.finish()
+        if clipNorm > 0 {
+            _ = clipGradients(model.parameters, maxNorm: clipNorm)
+        }
+        optimizer.step(learningRate: learningRate)
+        return (lossSum / Double(accumulation), correct, count)
+    }
+
+    /// The next micro-batch, moving into the next epoch when one ends. Epochs
+    /// end on a step boundary: micro-batches that cannot fill a step are skipped.
+    private func nextBatch() -> Batch {
+        if loader.position.batch >= stepsPerEpoch * accumulation {
+            loader.restore(SamplerPosition(epoch: loader.position.epoch + 1, batch: 0))
+        }
+        if let batch = loader.next() { return batch }
+        return loader.next()!
+    }
+
+    private func evaluateAndReport(display: ProgressDisplay?) throws -> EvaluationResult {
+        let result = try evaluate(model, on: data.validation, communicator: communicator,
+                                  batchSize: config.int("training.eval_batch_size"),
+                                  maxBatches: config.int("training.eval_batches"))
+        var text = String(format: "eval step %d  %@ loss %.4f", step, data.validationName, result.loss)
+        var record: [(String, MetricValue)] = [("kind", .string("eval")), ("split", .string(data.validationName)),
+                                              ("step", .int(step)), ("loss", .double(result.loss))]
+        if let accuracy = result.accuracy {
+            text += String(format: "  accuracy %.2f%%", accuracy * 100)
+            record.append(("accuracy", .double(accuracy)))
+        }
+        if config.string("model.kind") == "gpt" {
+            text += String(format: "  perplexity %.3f", exp(result.loss))
+            record.append(("perplexity", .double(exp(result.loss))))
+        }
+        text += "  (\(result.samples) samples)"
+        record.append(("samples", .int(result.samples)))
+        display?.message(text)
+        metrics?.write(record)
+        return result
+    }
+}

@@ -1,0 +1,64 @@
+import ArgumentParser
+import Foundation
+import MPI
+import TensorCore
+import Training
+
+/// `ddp train`: one data-parallel training run.
+struct TrainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Train a model from a YAML run config, on one rank or under mpirun.",
+        discussion: """
+            Every rank runs the same command; rank 0 logs and writes the run directory
+            (config.yaml, metrics.jsonl). `ddp config keys` lists what a config may set.
+            """
+    )
+
+    @Option(name: .long, help: "The YAML run config, e.g. configs/mnist-mlp.yaml.")
+    var config: String
+
+    @Option(name: .customLong("set"), help: "Override a key: --set training.epochs=3 (repeatable).")
+    var overrides: [String] = []
+
+    @Option(name: .customLong("run-dir"), help: "Where the run writes; default runs/<config name>.")
+    var runDirectory: String?
+
+    @Flag(name: .long, help: "Plain log lines instead of a progress bar, even on a terminal.")
+    var plain = false
+
+    func run() throws {
+        let world = try startWorld()
+        let leader = world.rank == 0
+        var trainer: Trainer?
+        try runOnAllRanks(world) {
+            let resolved = try ResolvedConfig.load(path: config, overrides: overrides)
+            let name = URL(fileURLWithPath: config).deletingPathExtension().lastPathComponent
+            let directory = URL(fileURLWithPath: runDirectory ?? "runs/\(name)")
+            trainer = try Trainer(config: resolved, communicator: world,
+                                  options: RunOptions(directory: directory, plainProgress: plain))
+            if leader, let trainer {
+                print("ddp: \(world.size) rank(s), \(OpenBLASKernel.summary())")
+                print("ddp: \(trainer.data.summary)")
+                print("ddp: \(resolved.string("model.kind")) with \(trainer.model.parameters.count) parameters, "
+                      + "\(trainer.totalSteps) steps of global batch \(resolved.int("training.batch_size")) "
+                      + "(\(trainer.stepsPerEpoch) per epoch), run directory \(directory.path)")
+            }
+        }
+        guard let trainer else { return }
+        try runOnAllRanks(world) {
+            let summary = try trainer.run()
+            if leader {
+                var line = String(format: "ddp: done, %d steps in %.1f s (%.0f samples/s), final train loss %.4f",
+                                  summary.steps, summary.seconds, summary.samplesPerSecond, summary.finalTrainLoss)
+                if let evaluation = summary.evaluation {
+                    line += String(format: ", %@ loss %.4f", trainer.data.validationName, evaluation.loss)
+                    if let accuracy = evaluation.accuracy {
+                        line += String(format: ", accuracy %.2f%%", accuracy * 100)
+                    }
+                }
+                print(line)
+            }
+        }
+    }
+}
