@@ -95,7 +95,7 @@ final class GPTKernelTests: XCTestCase {
     /// Sequences shorter and longer than the 16-lane softmax reductions.
     func testAttentionGradients() {
         checkAttentionGradients(time: 4, channels: 6, heads: 2)
-        checkAttentionGradients(time: 19, channels: 4, heads: 2)
+        checkAttentionGradients(time: 37, channels: 4, heads: 2)
     }
 
     func checkAttentionGradients(time: Int, channels: Int, heads: Int) {
@@ -138,7 +138,7 @@ final class GPTKernelTests: XCTestCase {
     /// Forward against a direct, loop-by-loop evaluation of the definition.
     func testAttentionMatchesReference() {
         checkAttentionAgainstReference(time: 5, channels: 6, heads: 3)
-        checkAttentionAgainstReference(time: 35, channels: 4, heads: 2)
+        checkAttentionAgainstReference(time: 70, channels: 4, heads: 2)
     }
 
     func checkAttentionAgainstReference(time: Int, channels: Int, heads: Int) {

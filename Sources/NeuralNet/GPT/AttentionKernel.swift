@@ -1,13 +1,17 @@
 import TensorCore
 
 extension GPTKernels {
+    /// Rows per block of the causal products. A block of query rows needs keys
+    /// only up to its own end, so blocking skips most of the masked half; 32
+    /// rows keep each `sgemm` large enough to stay efficient.
+    public static let attentionBlock = 32
+
     /// Causal multi-head self-attention on a packed `[q | k | v]` buffer.
     ///
     /// For each sequence and head, `att = softmax(q kᵀ / sqrt(headSize))` with
-    /// the future masked out, then `out = att v`. Both products are one `sgemm`
-    /// each, reading the head's columns of `qkv` through its row stride, so no
-    /// re-layout is needed. The score product computes the full square; the
-    /// masked half costs less as one large call than as `time` small ones.
+    /// the future masked out, then `out = att v`. The products are `sgemm`
+    /// calls per block of ``attentionBlock`` query rows, reading the head's
+    /// columns of `qkv` through its row stride, so no re-layout is needed.
     ///
     /// - Parameters:
     ///   - out: `[batch, time, channels]`, heads side by side; overwritten.
@@ -30,15 +34,21 @@ extension GPTKernels {
                 let k = q + channels
                 let v = q + 2 * channels
                 let a = att + (b * heads + h) * time * time
-                sgemm(m: time, n: time, k: headSize, alpha: scale,
-                      a: q, lda: stride, b: k, ldb: stride, transposeB: true,
-                      c: a, ldc: time)
-                for t in 0..<time {
-                    causalSoftmaxRow(a + t * time, visible: t + 1, width: time)
+                let o = out + b * time * channels + h * headSize
+                for start in Swift.stride(from: 0, to: time, by: attentionBlock) {
+                    let rows = min(attentionBlock, time - start)
+                    let keys = start + rows
+                    let block = a + start * time
+                    sgemm(m: rows, n: keys, k: headSize, alpha: scale,
+                          a: q + start * stride, lda: stride, b: k, ldb: stride, transposeB: true,
+                          c: block, ldc: time)
+                    for r in 0..<rows {
+                        causalSoftmaxRow(block + r * time, visible: start + r + 1, width: time)
+                    }
+                    sgemm(m: rows, n: headSize, k: keys,
+                          a: block, lda: time, b: v, ldb: stride,
+                          c: o + start * channels, ldc: channels)
                 }
-                sgemm(m: time, n: headSize, k: time,
-                      a: a, lda: time, b: v, ldb: stride,
-                      c: out + b * time * channels + h * headSize, ldc: channels)
             }
         }
     }
@@ -81,30 +91,42 @@ extension GPTKernels {
                 let dv = dq + 2 * channels
                 let a = att + (b * heads + h) * time * time
                 let d = dout + b * time * channels + h * headSize
-                // d(att) = dout vᵀ
-                sgemm(m: time, n: time, k: headSize,
-                      a: d, lda: channels, b: v, ldb: stride, transposeB: true,
-                      c: scratch, ldc: time)
-                // dv = attᵀ dout
-                sgemm(m: time, n: headSize, k: time,
-                      a: a, lda: time, transposeA: true, b: d, ldb: channels,
-                      c: dv, ldc: stride)
-                // Softmax backward, with the score scale folded in; the masked
-                // half must be exactly zero for the products below.
-                for t in 0..<time {
-                    let p = a + t * time
-                    let g = scratch + t * time
-                    let pg = dot(p, g, count: t + 1)
-                    for s in 0...t { g[s] = scale * p[s] * (g[s] - pg) }
-                    (g + t + 1).update(repeating: 0, count: time - t - 1)
+                // Row blocks: d(att) = dout vᵀ, the softmax backward, dq = dscores k.
+                for start in Swift.stride(from: 0, to: time, by: attentionBlock) {
+                    let rows = min(attentionBlock, time - start)
+                    let keys = start + rows
+                    let g = scratch + start * time
+                    sgemm(m: rows, n: keys, k: headSize,
+                          a: d + start * channels, lda: channels, b: v, ldb: stride, transposeB: true,
+                          c: g, ldc: time)
+                    for r in 0..<rows {
+                        let t = start + r
+                        let p = a + t * time
+                        let gr = g + r * time
+                        let pg = dot(p, gr, count: t + 1)
+                        // The score scale folds in here; the masked part of the
+                        // block must be exactly zero for the products.
+                        for s in 0...t { gr[s] = scale * p[s] * (gr[s] - pg) }
+                        (gr + t + 1).update(repeating: 0, count: keys - t - 1)
+                    }
+                    sgemm(m: rows, n: headSize, k: keys,
+                          a: g, lda: time, b: k, ldb: stride,
+                          c: dq + start * stride, ldc: stride)
                 }
-                // dq = dscores k, dk = dscoresᵀ q
-                sgemm(m: time, n: headSize, k: time,
-                      a: scratch, lda: time, b: k, ldb: stride,
-                      c: dq, ldc: stride)
-                sgemm(m: time, n: headSize, k: time,
-                      a: scratch, lda: time, transposeA: true, b: q, ldb: stride,
-                      c: dk, ldc: stride)
+                // Column blocks: key and value rows see only the queries at or after them.
+                for start in Swift.stride(from: 0, to: time, by: attentionBlock) {
+                    let rows = min(attentionBlock, time - start)
+                    let queries = time - start
+                    // dv = attᵀ dout, dk = dscoresᵀ q, over the queries from `start` on.
+                    sgemm(m: rows, n: headSize, k: queries,
+                          a: a + start * time + start, lda: time, transposeA: true,
+                          b: d + start * channels, ldb: channels,
+                          c: dv + start * stride, ldc: stride)
+                    sgemm(m: rows, n: headSize, k: queries,
+                          a: scratch + start * time + start, lda: time, transposeA: true,
+                          b: q + start * stride, ldb: stride,
+                          c: dk + start * stride, ldc: stride)
+                }
             }
         }
     }

@@ -4,14 +4,10 @@ extension GPTKernels {
     /// The cubic coefficient of the tanh approximation.
     @usableFromInline static let geluCubic: Float = 0.044_715
 
-    /// `tanh` through ``fastExp(_:)``: `1 - 2 / (e^{2u} + 1)` keeps the
-    /// absolute error near 1e-7 everywhere, which is what GELU needs.
-    @inlinable @inline(__always)
-    static func fastTanh(_ u: Float) -> Float {
-        1 - 2 / (fastExp(2 * u) + 1)
-    }
-
     /// GELU, tanh approximation: `0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))`.
+    ///
+    /// Evaluated as `x * sigmoid(2u)`, the same function with one exponential
+    /// and one division, since GELU is one of the costliest non-GEMM kernels.
     ///
     /// - Parameters:
     ///   - out: `count` values, overwritten.
@@ -19,12 +15,13 @@ extension GPTKernels {
     public static func geluForward(out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, count: Int) {
         for i in 0..<count {
             let x = input[i]
-            let u = geluScale * (x + geluCubic * x * x * x)
-            out[i] = 0.5 * x * (1 + fastTanh(u))
+            let twoU = 2 * geluScale * (x + geluCubic * x * x * x)
+            out[i] = x / (1 + fastExp(-twoU))
         }
     }
 
-    /// Back-propagates ``geluForward(out:input:count:)``.
+    /// Back-propagates ``geluForward(out:input:count:)``:
+    /// with `s = sigmoid(2u)`, `d/dx = s + 2 x s (1 - s) du/dx`.
     ///
     /// - Parameters:
     ///   - dinput: `count` values, overwritten; may be the same memory as `dout`.
@@ -36,10 +33,10 @@ extension GPTKernels {
         for i in 0..<count {
             let x = input[i]
             let x2 = x * x
-            let th = fastTanh(geluScale * (x + geluCubic * x2 * x))
-            let sech2 = 1 - th * th
-            let local = 0.5 * (1 + th) + 0.5 * x * sech2 * geluScale * (1 + 3 * geluCubic * x2)
-            dinput[i] = local * dout[i]
+            let twoU = 2 * geluScale * (x + geluCubic * x2 * x)
+            let s = 1 / (1 + fastExp(-twoU))
+            let du = geluScale * (1 + 3 * geluCubic * x2)
+            dinput[i] = (s + 2 * x * s * (1 - s) * du) * dout[i]
         }
     }
 }
