@@ -16,5 +16,6 @@ flags=(-np "$ranks")
 [ "$(id -u)" -eq 0 ] && flags+=(--allow-run-as-root)
 cores=$(nproc)
 if [ "$ranks" -gt "$cores" ]; then flags+=(--oversubscribe --bind-to none); fi
-export OMPI_MCA_btl_vader_single_copy_mechanism="${OMPI_MCA_btl_vader_single_copy_mechanism:-none}"
+# A rank's stdout is a pseudo-terminal under mpirun; ask for plain lines when ours is not a terminal.
+[ -t 1 ] || flags+=(-x DDP_PLAIN_PROGRESS=1)
 exec mpirun "${flags[@]}" "$ddp" train "$@"

@@ -11,7 +11,9 @@ public final class ProgressDisplay {
     ///   - forcePlain: Log lines even on a terminal.
     public init(totalSteps: Int?, forcePlain: Bool = false) {
         self.totalSteps = totalSteps
-        isTerminal = !forcePlain && isatty(STDOUT_FILENO) != 0
+        // Under mpirun a rank's stdout is a pseudo-terminal even when mpirun's
+        // own output goes to a file, so launch scripts say so through the environment.
+        isTerminal = !forcePlain && isatty(STDOUT_FILENO) != 0 && getenv("DDP_PLAIN_PROGRESS") == nil
     }
 
     /// Shows the state after `step`.

@@ -1,0 +1,102 @@
+import Foundation
+import MPIRunSupport
+import XCTest
+
+/// `ddp train` as a user runs it: real processes, real mpirun, real files.
+final class TrainCommandTests: XCTestCase {
+    private var scratch: URL!
+
+    override func setUpWithError() throws {
+        scratch = FileManager.default.temporaryDirectory.appendingPathComponent("ddp-train-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws {
+        try? FileManager.default.removeItem(at: scratch)
+    }
+
+    private func writeConfig(_ text: String, name: String = "run.yaml") throws -> String {
+        let url = scratch.appendingPathComponent(name)
+        try text.write(to: url, atomically: true, encoding: .utf8)
+        return url.path
+    }
+
+    private let smallMLP = """
+        model:
+          kind: mlp
+          hidden: [32]
+        data:
+          dataset: synthetic_classes
+          samples: 1024
+          features: 16
+          classes: 4
+        optimizer:
+          kind: sgd
+          lr: 0.1
+        training:
+          batch_size: 32
+          steps: 30
+          epochs: 0
+          log_every: 10
+          eval_every: 15
+        """
+
+    func testTwoRanksTrainAndWriteTheRunDirectory() throws {
+        let config = try writeConfig(smallMLP)
+        let runDirectory = scratch.appendingPathComponent("run")
+        let result = try MPIRun.run(executable: try MPIRun.executableURL(named: "ddp"), ranks: 2,
+                                    arguments: ["train", "--config", config, "--run-dir", runDirectory.path, "--plain"],
+                                    timeout: 120)
+        XCTAssertEqual(result.exitCode, 0, "\(result)")
+        XCTAssertTrue(result.stdout.contains("2 rank(s)"), result.stdout)
+        XCTAssertTrue(result.stdout.contains("ddp: done, 30 steps"), result.stdout)
+
+        let lines = try String(contentsOf: runDirectory.appendingPathComponent("metrics.jsonl"), encoding: .utf8)
+            .split(separator: "\n")
+        let records = try lines.map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
+        let train = records.filter { $0["kind"] as? String == "train" }
+        let evals = records.filter { $0["kind"] as? String == "eval" }
+        XCTAssertEqual(train.map { $0["step"] as? Int }, [10, 20, 30])
+        XCTAssertEqual(evals.map { $0["step"] as? Int }, [15, 30])
+        let firstLoss = try XCTUnwrap(train.first?["loss"] as? Double)
+        let lastLoss = try XCTUnwrap(train.last?["loss"] as? Double)
+        XCTAssertLessThan(lastLoss, firstLoss, "the loss falls on a learnable problem")
+        let resolved = try String(contentsOf: runDirectory.appendingPathComponent("config.yaml"), encoding: .utf8)
+        XCTAssertTrue(resolved.contains("batch_size: 32"), resolved)
+    }
+
+    func testBadConfigFailsOnEveryRankWithOneClearMessage() throws {
+        let config = try writeConfig(smallMLP.replacingOccurrences(of: "lr: 0.1", with: "lr: fast"))
+        let result = try MPIRun.run(executable: try MPIRun.executableURL(named: "ddp"), ranks: 2,
+                                    arguments: ["train", "--config", config, "--run-dir", scratch.path + "/bad"],
+                                    timeout: 60)
+        XCTAssertNotEqual(result.exitCode, 0)
+        let messages = result.stderr.split(separator: "\n").filter { $0.contains("ddp: error:") }
+        XCTAssertEqual(messages.count, 1, result.stderr)
+        XCTAssertTrue(messages.first?.contains("run.yaml:11: optimizer.lr: expected a number") ?? false, result.stderr)
+        XCTAssertFalse(result.stderr.contains("Fatal error"), result.stderr)
+    }
+
+    func testMissingDataSetNamesThePathAndTheFetchCommand() throws {
+        let config = try writeConfig("""
+            model:
+              kind: mlp
+            data:
+              dataset: mnist
+              dir: \(scratch.path)/nothing-here
+            """)
+        let result = try MPIRun.runProcess(executable: try MPIRun.executableURL(named: "ddp"),
+                                           arguments: ["train", "--config", config, "--run-dir", scratch.path + "/r"])
+        XCTAssertEqual(result.exitCode, 2, "\(result)")
+        XCTAssertTrue(result.stderr.contains("nothing-here/mnist: data set not found"), result.stderr)
+        XCTAssertTrue(result.stderr.contains("launch/fetch-data.sh mnist"), result.stderr)
+    }
+
+    func testBatchThatDoesNotSplitOverRanksIsRejected() throws {
+        let config = try writeConfig(smallMLP.replacingOccurrences(of: "batch_size: 32", with: "batch_size: 33"))
+        let result = try MPIRun.run(executable: try MPIRun.executableURL(named: "ddp"), ranks: 2,
+                                    arguments: ["train", "--config", config, "--run-dir", scratch.path + "/odd"])
+        XCTAssertEqual(result.exitCode, 2, "\(result)")
+        XCTAssertTrue(result.stderr.contains("training.batch_size: 33 does not split evenly over 2 ranks"), result.stderr)
+    }
+}
