@@ -85,6 +85,15 @@ final class LayerGradientTests: XCTestCase {
         check(layer, input: input, store: store)
     }
 
+    func testConv2dWithWidePaddingAndLargeStride() {
+        // Padding as large as the kernel leaves whole rows and columns of zeros.
+        let layer = Conv2d(inChannels: 1, outChannels: 2, kernel: 3, stride: 3, padding: 3)
+        let store = bound(layer)
+        let input = randomTensor([2, 1, 5, 7], seed: 19)
+        XCTAssertEqual(layer(input).shape, [2, 2, 3, 4])
+        check(layer, input: input, store: store)
+    }
+
     func testMaxPool2d() {
         // Distinct, well separated values so ±epsilon never changes a window's maximum.
         var generator = RandomGenerator(seed: 10)

@@ -143,27 +143,44 @@ public final class Conv2d: Layer {
         return dx
     }
 
+    /// The output columns `ox` whose input column `ox·stride - padding + kj` lies
+    /// inside `0..<width`, so the inner loops run without bounds tests.
+    @inline(__always)
+    private func validColumns(kj: Int, width: Int, outW: Int) -> Range<Int> {
+        // ox·stride ≥ padding - kj  and  ox·stride ≤ width - 1 + padding - kj
+        let low = max(0, (padding - kj + stride - 1) / stride)
+        let upper = width - 1 + padding - kj
+        let high = upper < 0 ? 0 : min(outW, upper / stride + 1)
+        return low..<max(low, high)
+    }
+
     /// Unfolds one sample `[C, H, W]` into `[C·k·k, outH·outW]`, zeros where the
     /// patch overhangs the padded border.
     private func im2col(_ x: UnsafePointer<Float>, height: Int, width: Int, outH: Int, outW: Int,
                         into cols: UnsafeMutablePointer<Float>) {
+        let (stride, padding, kernel) = (self.stride, self.padding, self.kernel)
         var row = cols
         for c in 0..<inChannels {
             let channel = x + c * height * width
             for ki in 0..<kernel {
                 for kj in 0..<kernel {
+                    let valid = validColumns(kj: kj, width: width, outW: outW)
                     for oy in 0..<outH {
                         let iy = oy * stride - padding + ki
                         let out = row + oy * outW
-                        if iy < 0 || iy >= height {
+                        if iy < 0 || iy >= height || valid.isEmpty {
                             out.update(repeating: 0, count: outW)
                             continue
                         }
-                        let line = channel + iy * width
-                        for ox in 0..<outW {
-                            let ix = ox * stride - padding + kj
-                            out[ox] = (ix >= 0 && ix < width) ? line[ix] : 0
+                        out.update(repeating: 0, count: valid.lowerBound)
+                        // Input column of ox is base + ox·stride.
+                        let line = channel + iy * width, base = kj - padding
+                        if stride == 1 {
+                            (out + valid.lowerBound).update(from: line + (base + valid.lowerBound), count: valid.count)
+                        } else {
+                            for ox in valid { out[ox] = line[base + ox * stride] }
                         }
+                        (out + valid.upperBound).update(repeating: 0, count: outW - valid.upperBound)
                     }
                     row += outH * outW
                 }
@@ -174,20 +191,19 @@ public final class Conv2d: Layer {
     /// Adds `[C·k·k, outH·outW]` patch gradients back onto one sample `[C, H, W]`.
     private func col2im(_ cols: UnsafePointer<Float>, height: Int, width: Int, outH: Int, outW: Int,
                         into dx: UnsafeMutablePointer<Float>) {
+        let (stride, padding, kernel) = (self.stride, self.padding, self.kernel)
         var row = cols
         for c in 0..<inChannels {
             let channel = dx + c * height * width
             for ki in 0..<kernel {
                 for kj in 0..<kernel {
+                    let valid = validColumns(kj: kj, width: width, outW: outW)
                     for oy in 0..<outH {
                         let iy = oy * stride - padding + ki
                         if iy < 0 || iy >= height { continue }
-                        let line = channel + iy * width
-                        let src = row + oy * outW
-                        for ox in 0..<outW {
-                            let ix = ox * stride - padding + kj
-                            if ix >= 0 && ix < width { line[ix] += src[ox] }
-                        }
+                        let line = channel + iy * width, base = kj - padding
+                        let source = row + oy * outW
+                        for ox in valid { line[base + ox * stride] += source[ox] }
                     }
                     row += outH * outW
                 }
