@@ -131,6 +131,13 @@ public enum ConfigSchema {
         ConfigKey("training.accumulation", .int(1...4096), .int(1),
                   "Micro-batches per optimizer step; gradients reduce once per step."),
 
+        // MARK: checkpoint
+        ConfigKey("checkpoint.every", .int(0...big), .int(0),
+                  "Write a checkpoint every N steps; 0 for only at the end of the run."),
+        ConfigKey("checkpoint.keep_last", .int(1...big), .int(3), "Keep this many newest checkpoints."),
+        ConfigKey("checkpoint.keep_every", .int(0...big), .int(0),
+                  "Also keep every checkpoint whose step is a multiple of N; 0 keeps no others."),
+
         // MARK: parallel
         ConfigKey("parallel.bucket_mb", .double(0...4096, lowerOpen: true), .double(4),
                   "Gradient bucket size in MiB."),
