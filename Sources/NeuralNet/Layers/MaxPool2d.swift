@@ -36,6 +36,7 @@ public final class MaxPool2d: Layer {
         let y = output.tensor([input.shape[0], input.shape[1], outH, outW])
         let index = argmax.pointer(count: y.count)
         let x = input.pointer, yp = y.pointer
+        let (kernel, stride) = (self.kernel, self.stride)
         var o = 0
         for p in 0..<planes {
             let base = p * height * width
@@ -45,9 +46,12 @@ public final class MaxPool2d: Layer {
                     var bestValue = x[best]
                     for ki in 0..<kernel {
                         let line = base + (oy * stride + ki) * width + ox * stride
-                        for kj in 0..<kernel where x[line + kj] > bestValue {
-                            bestValue = x[line + kj]
-                            best = line + kj
+                        for kj in 0..<kernel {
+                            // Selects rather than branches: maxima are unpredictable.
+                            let v = x[line + kj]
+                            let better = v > bestValue
+                            best = better ? line + kj : best
+                            bestValue = better ? v : bestValue
                         }
                     }
                     yp[o] = bestValue
