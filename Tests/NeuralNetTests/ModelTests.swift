@@ -82,6 +82,15 @@ final class ModelTests: XCTestCase {
         XCTAssertEqual(a.parameters.values.array.map(\.bitPattern), b.parameters.values.array.map(\.bitPattern))
     }
 
+    func testInitializationIsStableAcrossRunsAndPlatforms() {
+        // Pinned bits: a change here would break resuming old checkpoints' seeds
+        // and the promise that every rank derives the same weights.
+        let model = MLP(inputs: 4, hidden: [3], outputs: 2)
+        model.initializeParameters(seed: 1)
+        XCTAssertEqual(model.parameters.value("layers.0.weight").array.prefix(3).map(\.bitPattern),
+                       [0x3F65_AC7B, 0xBF81_B10A, 0x3DA4_D324])
+    }
+
     func testInitializationDoesNotDependOnOtherLayers() {
         // layers.0 has the same name and shape in both; another layer in between
         // or a different layout must not change its values.
@@ -184,6 +193,23 @@ final class ModelTests: XCTestCase {
         _ = model.forward(inputs: small, targets: t)
         model.backward(gradientsReady: nil)
         XCTAssertEqual(model.parameters.gradients.array, fresh.parameters.gradients.array)
+    }
+
+    func testFullSizeLeNetOnMNISTShapes() {
+        let model = LeNet()
+        model.initializeParameters(seed: 3)
+        var ranges: [Range<Int>] = []
+        let first = model.forward(inputs: randomTensor([3, 1, 28, 28], seed: 4), targets: classTargets(3, classes: 10, seed: 5))
+        XCTAssertTrue(first.loss.isFinite)
+        XCTAssertEqual(first.count, 3)
+        model.backward { ranges.append($0) }
+        assertRangesCover(ranges, count: model.parameters.count)
+        // A smaller, flat batch next: workspaces are reused, shapes follow the batch.
+        let second = model.forward(inputs: randomTensor([2, 784], seed: 6), targets: classTargets(2, classes: 10, seed: 7))
+        XCTAssertEqual(second.count, 2)
+        model.backward(gradientsReady: nil)
+        XCTAssertTrue(model.parameters.gradients.array.allSatisfy(\.isFinite))
+        XCTAssertEqual(model.logits(inputs: randomTensor([5, 784], seed: 8)).shape, [5, 10])
     }
 
     func testLogitsAgreeWithTheLoss() {
