@@ -73,6 +73,16 @@ final class KnownValueTests: XCTestCase {
         XCTAssertEqual(loss.backward().array, [1, -2])
     }
 
+    func testMeanSquaredErrorCountsOneHotMatches() {
+        let loss = MeanSquaredError()
+        let predictions = Tensor(shape: [3, 3], values: [0.9, 0.1, 0, 0.2, 0.3, 0.5, 0.1, 0.8, 0.1])
+        // Row 0 matches its hot class, row 1 does not, row 2 is not one-hot.
+        let targets = Tensor(shape: [3, 3], values: [1, 0, 0, 1, 0, 0, 0.5, 0.5, 0])
+        let result = loss.forward(predictions, targets: targets)
+        XCTAssertEqual(result.correct, 1)
+        XCTAssertEqual(result.count, 3)
+    }
+
     func testMaxPoolOfFourByFour() {
         let pool = MaxPool2d(kernel: 2)
         let x = Tensor(shape: [1, 1, 4, 4], values: [1, 5, 2, 0,
