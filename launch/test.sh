@@ -5,5 +5,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 launch/setup.sh debug
+# The TensorBoard tests read event files back with the Python tensorboard package.
+if command -v python3 >/dev/null && ! python3 -c "import tensorboard" 2>/dev/null; then
+    python3 -m pip install --quiet tensorboard \
+        || echo "test: pip install tensorboard failed; the TensorBoard read-back tests will be skipped" >&2
+fi
 swift build --build-tests
 swift test --skip-build "$@"
