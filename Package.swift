@@ -96,6 +96,7 @@ let package = Package(
         .testTarget(name: "NeuralNetTests", dependencies: ["NeuralNet"]),
         .testTarget(name: "DataPipelineTests", dependencies: ["DataPipeline"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "MPIRunSupport", "ddp"]),
+        .testTarget(name: "DataParallelTests", dependencies: ["DataParallel", "Training", "MPIRunSupport", "ddp"]),
     ],
     // Swift 5 mode: the MPI and BLAS layers hand raw pointers across C calls,
     // and strict-concurrency annotations there would add noise without safety.

@@ -1,16 +1,41 @@
+import Foundation
 import MPI
 import NeuralNet
 import TensorCore
+
+/// The number format gradients travel in between ranks.
+public enum GradientPrecision: String, Sendable, CaseIterable {
+    /// Exact: the gradient buffer itself is reduced in place.
+    case float32
+    /// Half the bytes: each bucket is rounded into a bfloat16 buffer and
+    /// summed with ``BFloat16Sum`` (additions in Float32).
+    case bfloat16
+}
+
+/// Who drives MPI's progress engine while backward computes.
+///
+/// OpenMPI moves the data of a nonblocking collective only inside MPI calls.
+public enum ProgressMode: String, Sendable, CaseIterable {
+    /// The training thread calls `MPI_Test` each time a layer finishes.
+    case polling
+    /// A communication thread starts the buckets and tests them in a loop;
+    /// backward makes no MPI call. Needs MPI initialized with at least
+    /// `.serialized` thread support.
+    case thread
+}
 
 /// Averages a model's gradients over the ranks of a communicator, bucket by
 /// bucket, overlapping the reduction with backward.
 ///
 /// Buckets are fixed ranges of the flat gradient buffer. Since parameters are
 /// laid out in reverse forward order (see ``ParameterStore``), backward fills
-/// the buffer from offset 0 upward; a bucket's in-place allreduce starts as
-/// soon as backward has passed its end, and pending reductions are advanced
-/// with `MPI_Test` each time a layer finishes, because OpenMPI makes no
-/// progress on its own between MPI calls.
+/// the buffer from offset 0 upward; a bucket's reduction starts as soon as
+/// backward has passed its end.
+///
+/// With ``shards`` set (ZeRO stage 1), each bucket is reduced, in place, only
+/// onto the ranks whose shard it overlaps (`MPI_Ireduce` per owner), so after
+/// ``finish()`` each rank holds the averaged gradients of its own shard: the
+/// effect of a reduce-scatter, keeping the buffer's layout and the overlap.
 public final class GradientReducer {
     /// The ranks gradients are averaged over.
     public let communicator: Communicator
@@ -20,33 +45,85 @@ public final class GradientReducer {
     public let buckets: [Range<Int>]
     /// Whether reductions start during backward (true) or all after it.
     public let overlap: Bool
+    /// The format on the wire.
+    public let precision: GradientPrecision
+    /// ZeRO-1 shards, or `nil` when every rank needs every gradient.
+    public let shards: ParameterShards?
+    /// Who makes MPI progress during backward.
+    public let progress: ProgressMode
+    /// The gradients valid after ``finish()``: all of them, or this rank's shard.
+    public let ownedRange: Range<Int>
 
+    /// The bfloat16 copy of the gradients that is reduced instead of them.
+    private let wire: MPIBuffer<UInt16>?
+    private let operation: ReductionOperation
+    private let isDistributed: Bool
     private var frontier = 0
     private var nextBucket = 0
     private var pending: [Request] = []
     private var firstError: Error?
     private var scale: Float = 1
+    private var firstStart: UInt64?
+    private var worker: ProgressThread?
 
-    /// Seconds spent in ``finish()`` waiting for reductions: the communication
-    /// that backward did not hide. Reset by ``resetStatistics()``.
+    /// Seconds the training thread waited on communication that backward did
+    /// not hide: in ``finish()``, and in the global-norm and parameter
+    /// collectives of ZeRO. Reset by ``resetStatistics()``.
     public private(set) var exposedSeconds: Double = 0
-    /// Bytes reduced since the last reset.
+    /// Seconds from each step's first bucket start until all buckets were
+    /// complete, summed: the time the reduction was in flight.
+    public private(set) var communicationSeconds: Double = 0
+    /// Gradient bytes reduced (in the wire format) since the last reset.
     public private(set) var reducedBytes: Int = 0
 
     /// - Parameters:
     ///   - communicator: The data-parallel group.
     ///   - parameters: The model's flat buffers.
-    ///   - bucketBytes: Target size of a bucket; the last one may be smaller.
+    ///   - bucketBytes: Target size of a bucket, counted in Float32 gradient
+    ///     bytes; the last one may be smaller.
     ///   - overlap: Start each bucket during backward.
-    public init(communicator: Communicator, parameters: ParameterStore, bucketBytes: Int, overlap: Bool = true) {
+    ///   - precision: The wire format.
+    ///   - shards: ZeRO-1 shards (one range per rank), or `nil`.
+    ///   - progress: Who drives progress during backward.
+    /// - Throws: An `MPIError` if the bfloat16 reduction cannot be registered.
+    public init(communicator: Communicator, parameters: ParameterStore, bucketBytes: Int, overlap: Bool = true,
+                precision: GradientPrecision = .float32, shards: ParameterShards? = nil,
+                progress: ProgressMode = .polling) throws {
         precondition(bucketBytes >= MemoryLayout<Float>.stride, "GradientReducer: bucket of \(bucketBytes) bytes")
+        if let shards {
+            precondition(shards.ranges.count == communicator.size && shards.ranges.last?.upperBound == parameters.count,
+                         "GradientReducer: shards \(shards.ranges) do not split \(parameters.count) elements over \(communicator.size) ranks")
+        }
+        if progress == .thread && communicator.size > 1 {
+            precondition((MPI.providedThreadLevel ?? .single) >= .serialized,
+                         "GradientReducer: a communication thread needs MPI initialized with .serialized or .multiple")
+        }
         self.communicator = communicator
         self.parameters = parameters
         self.overlap = overlap
+        self.precision = precision
+        self.shards = shards
+        self.progress = progress
+        isDistributed = communicator.size > 1
+        ownedRange = shards?.ranges[communicator.rank] ?? 0..<parameters.count
         let perBucket = bucketBytes / MemoryLayout<Float>.stride
         buckets = stride(from: 0, to: parameters.count, by: perBucket).map {
             $0..<min($0 + perBucket, parameters.count)
         }
+        if precision == .bfloat16 && isDistributed {
+            wire = MPIBuffer(count: parameters.count, repeating: 0)
+            operation = .custom(try BFloat16Sum.makeOperation())
+        } else {
+            wire = nil
+            operation = .sum
+        }
+        if progress == .thread && isDistributed {
+            worker = ProgressThread()
+        }
+    }
+
+    deinit {
+        worker?.stop()
     }
 
     /// Arms the reducer for one backward whose gradients are the sum of
@@ -57,7 +134,11 @@ public final class GradientReducer {
         frontier = 0
         nextBucket = 0
         firstError = nil
+        firstStart = nil
+        nextPacked = 0
         scale = 1 / Float(communicator.size * microBatches)
+        worker?.arm(start: { [unowned self] count in self.startBuckets(upTo: count) },
+                    poll: { [unowned self] in self.poll() })
     }
 
     /// The callback for ``Model/backward(gradientsReady:)``: notes that
@@ -67,67 +148,149 @@ public final class GradientReducer {
         precondition(range.lowerBound == frontier,
                      "GradientReducer: gradients ready at \(range), expected to continue from \(frontier)")
         frontier = range.upperBound
-        guard overlap, communicator.size > 1 else { return }
-        startCompleteBuckets()
-        poll()
+        guard overlap, isDistributed else { return }
+        if let worker {
+            worker.release(upTo: packReadyBuckets())
+        } else {
+            startBuckets(upTo: packReadyBuckets())
+            poll()
+        }
     }
 
-    /// Starts what is left, waits for every bucket and applies the averaging scale.
+    /// Starts what is left, waits for every bucket and applies the averaging
+    /// scale to ``ownedRange``.
     ///
     /// - Throws: The first ``MPIError`` of any bucket.
     public func finish() throws {
-        precondition(frontier == parameters.count || communicator.size == 1 || !overlap || frontier == 0,
+        precondition(frontier == parameters.count || !isDistributed || !overlap || frontier == 0,
                      "GradientReducer: finish() before backward reported every gradient (\(frontier) of \(parameters.count))")
-        if communicator.size > 1 {
-            frontier = parameters.count
-            startCompleteBuckets()
-            let clock = Stopwatch()
+        guard isDistributed else {
+            if scale != 1 { scaleBuffer(parameters.gradients.pointer, count: parameters.count, by: scale) }
+            return
+        }
+        frontier = parameters.count
+        let clock = Stopwatch()
+        if let worker {
+            worker.finish(upTo: packReadyBuckets())
+            pending.removeAll(keepingCapacity: true)
+        } else {
+            startBuckets(upTo: packReadyBuckets())
             do {
                 try Request.waitAll(pending)
             } catch {
                 firstError = firstError ?? error
             }
-            exposedSeconds += clock.elapsedSeconds
             pending.removeAll(keepingCapacity: true)
-            if let error = firstError { throw error }
         }
-        if scale != 1 {
-            scaleBuffer(parameters.gradients.pointer, count: parameters.count, by: scale)
+        let end = MonotonicClock.nanoseconds()
+        exposedSeconds += clock.elapsedSeconds
+        if let firstStart { communicationSeconds += Double(end &- firstStart) * 1e-9 }
+        if let error = firstError { throw error }
+        let owned = ownedRange
+        if let wire {
+            unpackBFloat16(wire.baseAddress + owned.lowerBound, into: parameters.gradients.pointer + owned.lowerBound,
+                           count: owned.count, scale: scale)
+        } else if scale != 1 {
+            scaleBuffer(parameters.gradients.pointer + owned.lowerBound, count: owned.count, by: scale)
         }
     }
 
-    /// Zeroes ``exposedSeconds`` and ``reducedBytes``.
+    /// Clips the averaged gradients to global L2 norm `maxNorm`.
+    ///
+    /// Under ZeRO each rank holds only its shard's gradients, so the squared
+    /// norms of the shards are summed across ranks first.
+    ///
+    /// - Returns: The global norm before clipping.
+    @discardableResult
+    public func clipGradients(maxNorm: Float) throws -> Float {
+        guard shards != nil && isDistributed else {
+            return NeuralNet.clipGradients(parameters, maxNorm: maxNorm)
+        }
+        let clock = Stopwatch()
+        let squares = try communicator.allSum(sumOfSquares(parameters.gradients, range: ownedRange))
+        exposedSeconds += clock.elapsedSeconds
+        let norm = Float(squares.squareRoot())
+        NeuralNet.clipGradients(parameters, maxNorm: maxNorm, norm: norm, range: ownedRange)
+        return norm
+    }
+
+    /// After the optimizer updated this rank's shard, copies every shard to
+    /// every rank. Does nothing without ZeRO.
+    public func gatherParameters() throws {
+        guard let shards, isDistributed else { return }
+        let clock = Stopwatch()
+        try shards.gatherValues(parameters, over: communicator)
+        exposedSeconds += clock.elapsedSeconds
+    }
+
+    /// Zeroes the statistics.
     public func resetStatistics() {
         exposedSeconds = 0
+        communicationSeconds = 0
         reducedBytes = 0
     }
 
-    private func startCompleteBuckets() {
+    /// Rounds every newly complete bucket into the bfloat16 buffer (when one
+    /// is used) and returns how many buckets are complete.
+    private func packReadyBuckets() -> Int {
+        var ready = nextPacked
+        while ready < buckets.count && buckets[ready].upperBound <= frontier {
+            if let wire {
+                let bucket = buckets[ready]
+                packBFloat16(parameters.gradients.pointer + bucket.lowerBound,
+                             into: wire.baseAddress + bucket.lowerBound, count: bucket.count)
+            }
+            ready += 1
+        }
+        nextPacked = ready
+        return ready
+    }
+    private var nextPacked = 0
+
+    /// Starts the reduction of buckets `nextBucket..<count`.
+    private func startBuckets(upTo count: Int) {
         let storage = parameters.gradients.storage
         let base = parameters.gradients.offset
-        while nextBucket < buckets.count && buckets[nextBucket].upperBound <= frontier {
+        while nextBucket < count {
             let bucket = buckets[nextBucket]
             nextBucket += 1
+            if firstStart == nil { firstStart = MonotonicClock.nanoseconds() }
             do {
-                let range = (base + bucket.lowerBound)..<(base + bucket.upperBound)
-                pending.append(try communicator.startAllReduce(storage, range: range, op: .sum))
-                reducedBytes += bucket.count * MemoryLayout<Float>.stride
+                if let shards {
+                    for (owner, part) in shards.owners(of: bucket) {
+                        if let wire {
+                            pending.append(try communicator.startReduce(wire, range: part, root: owner, op: operation))
+                        } else {
+                            pending.append(try communicator.startReduce(
+                                storage, range: (base + part.lowerBound)..<(base + part.upperBound), root: owner, op: operation))
+                        }
+                    }
+                } else if let wire {
+                    pending.append(try communicator.startAllReduce(wire, range: bucket, op: operation))
+                } else {
+                    pending.append(try communicator.startAllReduce(
+                        storage, range: (base + bucket.lowerBound)..<(base + bucket.upperBound), op: operation))
+                }
+                reducedBytes += bucket.count * (wire == nil ? MemoryLayout<Float>.stride : MemoryLayout<UInt16>.stride)
             } catch {
                 firstError = firstError ?? error
             }
         }
     }
 
-    private func poll() {
+    /// Tests pending requests in order; returns whether all are complete.
+    @discardableResult
+    private func poll() -> Bool {
         for request in pending where !request.isComplete {
             do {
                 // One test per pending request drives the progress engine;
                 // stop at the first unfinished one, later ones depend on it.
-                if try !request.test() { break }
+                if try !request.test() { return false }
             } catch {
                 firstError = firstError ?? error
             }
         }
+        return true
     }
 }
 

@@ -11,6 +11,8 @@ public struct RunOptions {
     public var directory: URL?
     /// Log lines even on a terminal.
     public var plainProgress: Bool
+    /// Who drives MPI progress during backward (a benchmark compares both).
+    public var progress: ProgressMode = .polling
 
     public init(directory: URL?, plainProgress: Bool = false) {
         self.directory = directory
@@ -52,8 +54,6 @@ public final class Trainer {
     private let options: RunOptions
     private let sync: ReplicaSync
     private var metrics: MetricsLog?
-    /// The same records as TensorBoard scalars, for `tensorboard --logdir RUN_DIR`.
-    private var events: TensorBoardEventWriter?
     private let isLeader: Bool
 
     /// Builds every part of the run and synchronizes the replicas.
@@ -96,11 +96,16 @@ public final class Trainer {
         let epochs = config.int("training.epochs"), steps = config.int("training.steps")
         totalSteps = [epochs > 0 ? epochs * stepsPerEpoch : Int.max, steps > 0 ? steps : Int.max].min()!
 
-        optimizer = RunComponents.makeOptimizer(config, parameters: model.parameters)
+        // ZeRO-1: this rank's optimizer holds state for its shard only.
+        let shards = config.int("parallel.zero") == 1 ? ParameterShards(count: model.parameters.count, ranks: ranks) : nil
+        optimizer = RunComponents.makeOptimizer(config, parameters: model.parameters,
+                                                shard: shards?.ranges[communicator.rank])
         schedule = RunComponents.makeSchedule(config, totalSteps: totalSteps)
-        reducer = GradientReducer(communicator: communicator, parameters: model.parameters,
-                                  bucketBytes: Int(config.double("parallel.bucket_mb") * 1_048_576),
-                                  overlap: config.bool("parallel.overlap"))
+        reducer = try GradientReducer(communicator: communicator, parameters: model.parameters,
+                                      bucketBytes: Int(config.double("parallel.bucket_mb") * 1_048_576),
+                                      overlap: config.bool("parallel.overlap"),
+                                      precision: config.string("parallel.gradient_dtype") == "bf16" ? .bfloat16 : .float32,
+                                      shards: shards, progress: options.progress)
 
         if isLeader, let directory = options.directory {
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -109,7 +114,6 @@ public final class Trainer {
                 throw RunError.cannotWrite(configURL.path)
             }
             metrics = try MetricsLog(url: directory.appendingPathComponent("metrics.jsonl"))
-            events = try TensorBoardEventWriter(directory: directory)
         }
     }
 
@@ -168,7 +172,6 @@ public final class Trainer {
                 record += [("lr", .double(Double(learningRate))), ("samples_per_second", .double(throughput)),
                            ("elapsed", .double(runClock.elapsedSeconds))]
                 metrics?.write(record)
-                events?.record(record)
                 windowLoss = 0; windowCorrect = 0; windowCount = 0; windowSteps = 0
             }
             if consistencyEvery > 0 && step % consistencyEvery == 0 {
@@ -209,9 +212,10 @@ public final class Trainer {
         }
         try reducer.finish()
         if clipNorm > 0 {
-            _ = clipGradients(model.parameters, maxNorm: clipNorm)
+            try reducer.clipGradients(maxNorm: clipNorm)
         }
         optimizer.step(learningRate: learningRate)
+        try reducer.gatherParameters()
         return (lossSum / Double(accumulation), correct, count)
     }
 
@@ -244,7 +248,6 @@ public final class Trainer {
         record.append(("samples", .int(result.samples)))
         display?.message(text)
         metrics?.write(record)
-        events?.record(record)
         return result
     }
 }

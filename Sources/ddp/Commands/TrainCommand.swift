@@ -27,12 +27,28 @@ struct TrainCommand: ParsableCommand {
     @Flag(name: .long, help: "Plain log lines instead of a progress bar, even on a terminal.")
     var plain = false
 
+    @Option(name: .long,
+            help: ArgumentHelp("Continue from a checkpoint: `auto` takes the newest valid one in the run directory "
+                               + "(none: start fresh), or give a checkpoint or run directory.", valueName: "auto|path"))
+    var resume: String?
+
+    @Option(name: .customLong("export-parameters"),
+            help: ArgumentHelp("At the end, rank 0 writes the flat parameter buffer to this file as raw little-endian "
+                               + "float32, in the model's layout order: a tool for comparing runs bit for bit.",
+                               valueName: "path"))
+    var exportParameters: String?
+
+    // Test-only: gives one rank a different override (RANK:KEY=VALUE), to
+    // check that mismatched replicas are caught before training.
+    @Option(name: .customLong("rank-override"), help: ArgumentHelp(visibility: .private))
+    var rankOverrides: [String] = []
+
     func run() throws {
         let world = try startWorld()
         let leader = world.rank == 0
         var trainer: Trainer?
         try runOnAllRanks(world) {
-            let resolved = try ResolvedConfig.load(path: config, overrides: overrides)
+            let resolved = try ResolvedConfig.load(path: config, overrides: overrides + overrides(forRank: world.rank))
             let name = URL(fileURLWithPath: config).deletingPathExtension().lastPathComponent
             let directory = URL(fileURLWithPath: runDirectory ?? "runs/\(name)")
             trainer = try Trainer(config: resolved, communicator: world,
@@ -43,9 +59,26 @@ struct TrainCommand: ParsableCommand {
                 print("ddp: \(resolved.string("model.kind")) with \(trainer.model.parameters.count) parameters, "
                       + "\(trainer.totalSteps) steps of global batch \(resolved.int("training.batch_size")) "
                       + "(\(trainer.stepsPerEpoch) per epoch), run directory \(directory.path)")
+                let stateBytes = trainer.optimizer.stateBuffers.reduce(0) { $0 + $1.tensor.count * MemoryLayout<Float>.stride }
+                print("ddp: optimizer state \(stateBytes) bytes per rank"
+                      + (resolved.int("parallel.zero") == 1 ? " (ZeRO-1 shard of \(trainer.optimizer.shard.count) parameters)" : ""))
             }
         }
         guard let trainer else { return }
+        if let resume {
+            try runOnAllRanks(world) {
+                let outcome = try trainer.resume(from: ResumeRequest(argument: resume))
+                guard leader else { return }
+                for skipped in outcome.skipped {
+                    FileHandle.standardError.write(Data("ddp: warning: skipping invalid checkpoint: \(skipped)\n".utf8))
+                }
+                if let checkpoint = outcome.checkpoint {
+                    print("ddp: resuming from step \(outcome.step) (\(checkpoint.path))")
+                } else {
+                    print("ddp: no checkpoint in \(trainer.checkpointStore?.root.path ?? "the run directory"), starting fresh")
+                }
+            }
+        }
         try runOnAllRanks(world) {
             let summary = try trainer.run()
             if leader {
@@ -59,6 +92,22 @@ struct TrainCommand: ParsableCommand {
                 }
                 print(line)
             }
+            if leader, let path = exportParameters {
+                let parameters = trainer.model.parameters
+                let data = Data(bytes: parameters.values.pointer, count: parameters.count * MemoryLayout<Float>.stride)
+                guard FileManager.default.createFile(atPath: path, contents: data) else {
+                    throw ValidationError("--export-parameters: cannot write \(path)")
+                }
+            }
+        }
+    }
+
+    /// The `--rank-override` values meant for `rank`.
+    private func overrides(forRank rank: Int) -> [String] {
+        rankOverrides.compactMap { text in
+            let parts = text.split(separator: ":", maxSplits: 1)
+            guard parts.count == 2, Int(parts[0]) == rank else { return nil }
+            return String(parts[1])
         }
     }
 }
