@@ -28,7 +28,7 @@ public final class TensorBoardEventWriter {
     ///   - hostname: The host part of the file name.
     /// - Throws: ``RunError/cannotWrite(_:)`` when the file cannot be created or written.
     public init(directory: URL, wallTime: Double = Date().timeIntervalSince1970,
-                hostname: String = ProcessInfo.processInfo.hostName) throws {
+                hostname: String = TensorBoardEventWriter.localHostname()) throws {
         let host = hostname.isEmpty ? "localhost" : hostname.replacingOccurrences(of: "/", with: "_")
         url = directory.appendingPathComponent("events.out.tfevents.\(Int(wallTime)).\(host)")
         // Two writers started in the same second share a name; appending keeps both runs' records.
@@ -47,6 +47,14 @@ public final class TensorBoardEventWriter {
         event.appendInt64(field: 2, 0)
         event.appendString(field: 3, "brain.Event:2")
         try writeEvent()
+    }
+
+    /// The short host name, as TensorBoard's own writers use it; `gethostname`
+    /// rather than `ProcessInfo.hostName`, which may wait on a DNS lookup.
+    public static func localHostname() -> String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buffer, buffer.count - 1) == 0 else { return "localhost" }
+        return String(cString: buffer)
     }
 
     deinit {

@@ -8,9 +8,11 @@ struct PlotCommand: ParsableCommand {
         commandName: "plot",
         abstract: "Draw a run's loss, accuracy and learning-rate curves from its metrics.jsonl as an SVG (and PNG).",
         discussion: """
-            Writes RUN_DIR/plot.svg, and RUN_DIR/plot.png when rsvg-convert or ImageMagick's
-            convert is installed. Works on a run still in progress. For live curves, the same
-            run directory also holds a TensorBoard event file: tensorboard --logdir RUN_DIR
+            Writes RUN_DIR/plot.svg, and RUN_DIR/plot.png when rsvg-convert or ImageMagick's \
+            convert is installed. Works on a run still in progress.
+
+            For live curves, the run directory also holds a TensorBoard event file:
+              tensorboard --logdir RUN_DIR
             """
     )
 
