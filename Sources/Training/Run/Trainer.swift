@@ -54,6 +54,8 @@ public final class Trainer {
     private let options: RunOptions
     private let sync: ReplicaSync
     private var metrics: MetricsLog?
+    /// The same records as TensorBoard scalars, for `tensorboard --logdir RUN_DIR`.
+    private var events: TensorBoardEventWriter?
     private let isLeader: Bool
 
     /// Builds every part of the run and synchronizes the replicas.
@@ -114,6 +116,7 @@ public final class Trainer {
                 throw RunError.cannotWrite(configURL.path)
             }
             metrics = try MetricsLog(url: directory.appendingPathComponent("metrics.jsonl"))
+            events = try TensorBoardEventWriter(directory: directory)
         }
     }
 
@@ -172,6 +175,7 @@ public final class Trainer {
                 record += [("lr", .double(Double(learningRate))), ("samples_per_second", .double(throughput)),
                            ("elapsed", .double(runClock.elapsedSeconds))]
                 metrics?.write(record)
+                events?.record(record)
                 windowLoss = 0; windowCorrect = 0; windowCount = 0; windowSteps = 0
             }
             if consistencyEvery > 0 && step % consistencyEvery == 0 {
@@ -248,6 +252,7 @@ public final class Trainer {
         record.append(("samples", .int(result.samples)))
         display?.message(text)
         metrics?.write(record)
+        events?.record(record)
         return result
     }
 }
