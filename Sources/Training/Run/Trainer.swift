@@ -49,14 +49,16 @@ public final class Trainer {
     /// Micro-batches per optimizer step.
     public let accumulation: Int
     /// Optimizer steps taken.
-    public private(set) var step = 0
+    public internal(set) var step = 0
+    /// The step of the last checkpoint written or resumed from.
+    var lastCheckpointStep: Int?
 
-    private let options: RunOptions
+    let options: RunOptions
     private let sync: ReplicaSync
     private var metrics: MetricsLog?
     /// The same records as TensorBoard scalars, for `tensorboard --logdir RUN_DIR`.
     private var events: TensorBoardEventWriter?
-    private let isLeader: Bool
+    let isLeader: Bool
 
     /// Builds every part of the run and synchronizes the replicas.
     ///
@@ -184,6 +186,9 @@ public final class Trainer {
             if (evalEvery > 0 && step % evalEvery == 0) || isLast {
                 lastEvaluation = try evaluateAndReport(display: display)
                 windowClock.reset()
+            }
+            if checkpointDue(isLast: isLast) {
+                try saveCheckpoint()
             }
         }
         try sync.verifyConsistent(model.parameters, step: step)

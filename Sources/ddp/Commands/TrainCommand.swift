@@ -27,6 +27,11 @@ struct TrainCommand: ParsableCommand {
     @Flag(name: .long, help: "Plain log lines instead of a progress bar, even on a terminal.")
     var plain = false
 
+    @Option(name: .long,
+            help: ArgumentHelp("Continue from a checkpoint: `auto` takes the newest valid one in the run directory "
+                               + "(none: start fresh), or give a checkpoint or run directory.", valueName: "auto|path"))
+    var resume: String?
+
     @Option(name: .customLong("export-parameters"),
             help: ArgumentHelp("At the end, rank 0 writes the flat parameter buffer to this file as raw little-endian "
                                + "float32, in the model's layout order: a tool for comparing runs bit for bit.",
@@ -60,6 +65,20 @@ struct TrainCommand: ParsableCommand {
             }
         }
         guard let trainer else { return }
+        if let resume {
+            try runOnAllRanks(world) {
+                let outcome = try trainer.resume(from: ResumeRequest(argument: resume))
+                guard leader else { return }
+                for skipped in outcome.skipped {
+                    FileHandle.standardError.write(Data("ddp: warning: skipping invalid checkpoint: \(skipped)\n".utf8))
+                }
+                if let checkpoint = outcome.checkpoint {
+                    print("ddp: resuming from step \(outcome.step) (\(checkpoint.path))")
+                } else {
+                    print("ddp: no checkpoint in \(trainer.checkpointStore?.root.path ?? "the run directory"), starting fresh")
+                }
+            }
+        }
         try runOnAllRanks(world) {
             let summary = try trainer.run()
             if leader {
