@@ -130,6 +130,8 @@ public enum ConfigSchema {
         ConfigKey("training.drop_last", .bool, .bool(true), "Drop the last incomplete global batch of each epoch."),
         ConfigKey("training.accumulation", .int(1...4096), .int(1),
                   "Micro-batches per optimizer step; gradients reduce once per step."),
+        ConfigKey("training.collective_timeout", .double(0...86_400, lowerOpen: false), .double(300),
+                  "Seconds a blocking collective (gradient reduction, loss sums, a whole evaluation or checkpoint write) may take before the watchdog aborts the job; 0 turns it off."),
 
         // MARK: checkpoint
         ConfigKey("checkpoint.every", .int(0...big), .int(0),

@@ -55,6 +55,10 @@ public final class Trainer {
 
     let options: RunOptions
     private let sync: ReplicaSync
+    /// Aborts the job when a collective blocks too long (`training.collective_timeout`).
+    let watchdog: CollectiveWatchdog?
+    /// Test-only faults (see ``FaultInjection``).
+    private let faults: FaultInjection
     private var metrics: MetricsLog?
     /// The same records as TensorBoard scalars, for `tensorboard --logdir RUN_DIR`.
     private var events: TensorBoardEventWriter?
@@ -70,6 +74,9 @@ public final class Trainer {
         self.options = options
         isLeader = communicator.rank == 0
         sync = ReplicaSync(communicator: communicator)
+        let watchdog = Self.makeWatchdog(config: config, communicator: communicator)
+        self.watchdog = watchdog
+        faults = FaultInjection(rank: communicator.rank)
 
         let ranks = communicator.size
         let globalBatch = config.int("training.batch_size")
@@ -86,8 +93,12 @@ public final class Trainer {
         model.initializeParameters(seed: seed)
         model.dropoutGenerator = RandomGenerator(seed: seed, stream: 0xD0 &+ UInt64(communicator.rank))
 
-        try sync.verifySameStructure(Self.structureFields(config: config, model: model, data: data, ranks: ranks))
-        try sync.broadcastParameters(model.parameters)
+        do {
+            watchdog?.arm(.startup, step: 0)
+            defer { watchdog?.disarm() }
+            try sync.verifySameStructure(Self.structureFields(config: config, model: model, data: data, ranks: ranks))
+            try sync.broadcastParameters(model.parameters)
+        }
 
         let sampler = DistributedSampler(count: data.train.count, ranks: ranks, rank: communicator.rank, seed: seed,
                                          shuffle: config.bool("training.shuffle"), dropLast: config.bool("training.drop_last"))
@@ -151,6 +162,7 @@ public final class Trainer {
 
         while step < totalSteps {
             let learningRate = schedule.learningRate(at: step)
+            faults.beforeStep(step + 1)
             let (loss, correct, count) = try trainStep(learningRate: learningRate, clipNorm: clipNorm)
             step += 1
             windowLoss += loss
@@ -161,7 +173,7 @@ public final class Trainer {
             let isLast = step == totalSteps
             if step % logEvery == 0 || isLast {
                 var sums = [windowLoss, windowCorrect, windowCount]
-                try communicator.allSum(&sums)
+                try watched(.lossAllreduce, step: step) { try communicator.allSum(&sums) }
                 lastLoss = sums[0] / Double(windowSteps * communicator.size)
                 guard lastLoss.isFinite else { throw RunError.nonFinite(step: step, what: "the training loss") }
                 let seconds = windowClock.lap()
@@ -181,17 +193,17 @@ public final class Trainer {
                 windowLoss = 0; windowCorrect = 0; windowCount = 0; windowSteps = 0
             }
             if consistencyEvery > 0 && step % consistencyEvery == 0 {
-                try sync.verifyConsistent(model.parameters, step: step)
+                try watched(.consistencyCheck, step: step) { try sync.verifyConsistent(model.parameters, step: step) }
             }
             if (evalEvery > 0 && step % evalEvery == 0) || isLast {
-                lastEvaluation = try evaluateAndReport(display: display)
+                lastEvaluation = try watched(.evaluation, step: step) { try evaluateAndReport(display: display) }
                 windowClock.reset()
             }
             if checkpointDue(isLast: isLast) {
-                try saveCheckpoint()
+                _ = try watched(.checkpoint, step: step) { try saveCheckpoint() }
             }
         }
-        try sync.verifyConsistent(model.parameters, step: step)
+        try watched(.consistencyCheck, step: step) { try sync.verifyConsistent(model.parameters, step: step) }
         display?.finish()
         let seconds = runClock.elapsedSeconds
         return RunSummary(steps: step, epochs: Double(step) / Double(stepsPerEpoch), finalTrainLoss: lastLoss,
@@ -219,12 +231,12 @@ public final class Trainer {
                 model.backward(gradientsReady: nil)
             }
         }
-        try reducer.finish()
+        try watched(.gradientReduction, step: step + 1) { try reducer.finish() }
         if clipNorm > 0 {
-            try reducer.clipGradients(maxNorm: clipNorm)
+            _ = try watched(.gradientNorm, step: step + 1) { try reducer.clipGradients(maxNorm: clipNorm) }
         }
         optimizer.step(learningRate: learningRate)
-        try reducer.gatherParameters()
+        try watched(.parameterGather, step: step + 1) { try reducer.gatherParameters() }
         return (lossSum / Double(accumulation), correct, count)
     }
 

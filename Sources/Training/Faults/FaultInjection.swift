@@ -1,0 +1,47 @@
+import Foundation
+
+/// Test-only faults, switched on by environment variables, so the fault tests
+/// can make one rank misbehave at a chosen step of a real run. Not for users:
+/// nothing here is needed to train, and unset variables cost one branch per step.
+///
+/// - `DDP_TEST_STALL_RANK=r DDP_TEST_STALL_STEP=s`: rank `r` sleeps forever at
+///   the start of step `s` (1-based) and calls no collective again, so the
+///   other ranks' watchdog must end the job.
+/// - `DDP_TEST_KILL_RANK=r DDP_TEST_KILL_STEP=s`: rank `r` sends itself
+///   SIGKILL at the start of step `s`, as if the node lost it.
+///   `DDP_TEST_KILL_MARKER=path` makes the kill happen once: it fires only
+///   while `path` does not exist, and creates it first, so a restarted job
+///   that resumes before step `s` runs through.
+public struct FaultInjection: Sendable {
+    private let stallStep: Int?
+    private let killStep: Int?
+    private let killMarker: String?
+
+    /// Reads the variables for `rank` from `environment`.
+    public init(rank: Int, environment: [String: String] = ProcessInfo.processInfo.environment) {
+        func step(_ rankKey: String, _ stepKey: String) -> Int? {
+            guard let target = environment[rankKey].flatMap({ Int($0) }), target == rank else { return nil }
+            return environment[stepKey].flatMap { Int($0) }
+        }
+        stallStep = step("DDP_TEST_STALL_RANK", "DDP_TEST_STALL_STEP")
+        killStep = step("DDP_TEST_KILL_RANK", "DDP_TEST_KILL_STEP")
+        killMarker = environment["DDP_TEST_KILL_MARKER"]
+    }
+
+    /// Whether any fault is set for this rank.
+    public var isActive: Bool { stallStep != nil || killStep != nil }
+
+    /// Called at the start of each step (1-based): misbehaves when asked to.
+    public func beforeStep(_ step: Int) {
+        if step == killStep {
+            if let killMarker {
+                guard !FileManager.default.fileExists(atPath: killMarker) else { return }
+                FileManager.default.createFile(atPath: killMarker, contents: Data())
+            }
+            kill(getpid(), SIGKILL)
+        }
+        if step == stallStep {
+            while true { sleep(3600) }
+        }
+    }
+}

@@ -1,0 +1,263 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import TensorCore
+import Training
+
+/// `ddp launch`: runs `ddp train` under mpirun, resuming from the newest
+/// checkpoint and restarting the whole job after a failure.
+struct LaunchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "launch",
+        abstract: "Run `ddp train` on N ranks under mpirun; resume, restart after failures, forward signals.",
+        discussion: """
+            Each attempt runs `mpirun -np N [flags] <this ddp> train --config X --run-dir D --resume auto`,
+            so it continues from the newest valid checkpoint in D. After a failure (a rank died, the
+            watchdog fired) the whole job is started again, up to --max-restarts times. SIGUSR1 and
+            SIGTERM ask the ranks to checkpoint at the next step boundary and exit with code \(JobExitCode.preempted)
+            (a second SIGTERM stops them at once); SIGINT stops the job. Exit code: 0 when the run
+            completed, \(JobExitCode.preempted) when preempted (requeue the job), \(JobExitCode.userError) for a
+            config or input error, else the last attempt's.
+            Arguments after `--` go to mpirun:  ddp launch -n 4 --config c.yaml -- --mca btl tcp,self
+            """
+    )
+
+    @Option(name: [.customShort("n"), .customLong("ranks")], help: "Ranks to run (mpirun -np).")
+    var ranks: Int
+
+    @Option(name: .long, help: "The YAML run config.")
+    var config: String
+
+    @Option(name: .customLong("set"), help: "Override a config key: --set training.epochs=3 (repeatable).")
+    var overrides: [String] = []
+
+    @Option(name: .customLong("run-dir"), help: "Where the run writes and resumes from; default runs/<config name>.")
+    var runDirectory: String?
+
+    @Option(name: .customLong("max-restarts"), help: "Restarts of the whole job after failures.")
+    var maxRestarts = 3
+
+    @Option(name: .customLong("restart-delay"), help: "Seconds to wait before a restart.")
+    var restartDelay = 2.0
+
+    @Option(name: .long, help: "An mpirun hostfile, to run across nodes (see launch/hostfile.example).")
+    var hostfile: String?
+
+    @Option(name: .long, help: "The mpirun to use; default: $DDP_MPIRUN, else mpirun on the PATH.")
+    var mpirun: String?
+
+    @Argument(parsing: .postTerminator, help: "Extra mpirun arguments, after `--`.")
+    var mpirunArguments: [String] = []
+
+    func validate() throws {
+        guard ranks >= 1 else { throw ValidationError("-n must be at least 1, got \(ranks)") }
+        guard maxRestarts >= 0 else { throw ValidationError("--max-restarts must be at least 0") }
+        guard restartDelay >= 0 && restartDelay.isFinite else { throw ValidationError("--restart-delay must be at least 0") }
+    }
+
+    func run() throws {
+        let plan = try makePlan()
+        let runURL = URL(fileURLWithPath: plan.runDirectory)
+        let signals = SignalForwarder()
+        var outcomes: [(AttemptOutcome, Int)] = []
+        var attempt = 0
+        while true {
+            attempt += 1
+            let before = RunProgress(runDirectory: runURL)
+            say("attempt \(attempt) of \(maxRestarts + 1)"
+                + (before.checkpointStep.map { ", resuming from the checkpoint of step \($0)" } ?? "")
+                + ": \(plan.commandLine(attempt: attempt))")
+            let exitCode = try supervise(plan, attempt: attempt, signals: signals)
+            let outcome = AttemptOutcome(exitCode: exitCode, stopRequested: signals.stopRequested)
+            let after = RunProgress(runDirectory: runURL)
+            outcomes.append((outcome, after.stepsDone))
+            say("attempt \(attempt) \(outcome); \(after.stepsDone) steps done")
+            guard outcome.isRestartable, attempt <= maxRestarts, !signals.stopRequested else { break }
+            if !signals.sleep(seconds: restartDelay) { break }
+        }
+        summarize(outcomes, progress: RunProgress(runDirectory: runURL))
+        let code = outcomes.last!.0.exitCode
+        if code != 0 { throw ExitCode(code) }
+    }
+
+    /// The mpirun command line for this machine.
+    private func makePlan() throws -> LaunchPlan {
+        let name = URL(fileURLWithPath: config).deletingPathExtension().lastPathComponent
+        guard FileManager.default.fileExists(atPath: config) else {
+            printError("\(config): no such config file")
+            throw ExitCode(JobExitCode.userError)
+        }
+        if let hostfile, !FileManager.default.fileExists(atPath: hostfile) {
+            printError("\(hostfile): no such hostfile")
+            throw ExitCode(JobExitCode.userError)
+        }
+        guard let mpirunPath = findMPIRun() else {
+            printError("mpirun not found on the PATH; install openmpi-bin or pass --mpirun PATH")
+            throw ExitCode(JobExitCode.userError)
+        }
+        // Ranks may start elsewhere (other nodes, another directory): absolute paths mean the same files.
+        func absolute(_ path: String) -> String { URL(fileURLWithPath: path).standardizedFileURL.path }
+        var plan = LaunchPlan(mpirun: mpirunPath, executable: Self.ownExecutable(), ranks: ranks,
+                              config: absolute(config), runDirectory: absolute(runDirectory ?? "runs/\(name)"),
+                              isRoot: geteuid() == 0, cores: ProcessInfo.processInfo.activeProcessorCount,
+                              stdoutIsTerminal: isatty(STDOUT_FILENO) != 0)
+        plan.overrides = overrides
+        plan.hostfile = hostfile.map(absolute)
+        plan.extraMPIArguments = mpirunArguments
+        let environment = ProcessInfo.processInfo.environment
+        for name in LaunchPlan.forwardedVariables {
+            if let value = environment[name] { plan.exported[name] = value }
+        }
+        return plan
+    }
+
+    private func findMPIRun() -> String? {
+        if let mpirun { return FileManager.default.isExecutableFile(atPath: mpirun) ? mpirun : nil }
+        let environment = ProcessInfo.processInfo.environment
+        if let path = environment["DDP_MPIRUN"], !path.isEmpty { return path }
+        let directories = (environment["PATH"] ?? "").split(separator: ":").map(String.init) + ["/usr/bin"]
+        return directories.map { $0 + "/mpirun" }.first { FileManager.default.isExecutableFile(atPath: $0) }
+    }
+
+    /// This program's path (the image the kernel runs, whatever argv[0] says).
+    static func ownExecutable() -> String {
+        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+    }
+
+    /// Runs one attempt to its end, forwarding signals; returns mpirun's exit code.
+    private func supervise(_ plan: LaunchPlan, attempt: Int, signals: SignalForwarder) throws -> Int32 {
+        var environment = ProcessInfo.processInfo.environment
+        // The launcher's own BLAS relaunch chose a kernel for this CPU; each rank
+        // chooses for the node it runs on.
+        if OpenBLASKernel.wasRelaunched {
+            environment[OpenBLASKernel.coreTypeVariable] = nil
+            environment[OpenBLASKernel.relaunchMarkerVariable] = nil
+        }
+        fflush(stdout)
+        let pid = try spawnChild(plan.mpirun, arguments: plan.arguments(attempt: attempt), environment: environment)
+        signals.child = pid
+        defer { signals.child = nil }
+        var status: Int32 = 0
+        while true {
+            let result = waitpid(pid, &status, WNOHANG)
+            if result == pid { break }
+            if result < 0 && errno != EINTR {
+                throw ValidationError("waitpid failed: \(String(cString: strerror(errno)))")
+            }
+            usleep(50_000)
+        }
+        let signal = status & 0x7f
+        return signal == 0 ? (status >> 8) & 0xff : 128 + signal
+    }
+
+    private func summarize(_ outcomes: [(AttemptOutcome, Int)], progress: RunProgress) {
+        say("summary: \(outcomes.count) attempt(s): "
+            + outcomes.enumerated().map { "#\($0.offset + 1) \($0.element.0) at step \($0.element.1)" }
+                .joined(separator: ", "))
+        say("summary: \(progress.summary)")
+    }
+}
+
+/// Writes a `ddp launch:` line to standard output, in order with the ranks' output.
+private func say(_ text: String) {
+    print("ddp launch: \(text)")
+    fflush(stdout)
+}
+
+/// Starts `executable` with signal dispositions reset to default, since the
+/// launcher ignores the ones it forwards and exec would keep them ignored.
+private func spawnChild(_ executable: String, arguments: [String], environment: [String: String]) throws -> pid_t {
+    var attributes = posix_spawnattr_t()
+    posix_spawnattr_init(&attributes)
+    defer { posix_spawnattr_destroy(&attributes) }
+    var defaults = sigset_t()
+    sigemptyset(&defaults)
+    for signal in SignalForwarder.handled + [SIGPIPE] { sigaddset(&defaults, signal) }
+    posix_spawnattr_setsigdefault(&attributes, &defaults)
+    var emptyMask = sigset_t()
+    sigemptyset(&emptyMask)
+    posix_spawnattr_setsigmask(&attributes, &emptyMask)
+    posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
+
+    let argv = ([executable] + arguments).map { strdup($0) } + [nil]
+    let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+    defer {
+        argv.forEach { free($0) }
+        envp.forEach { free($0) }
+    }
+    var pid: pid_t = 0
+    let code = posix_spawn(&pid, executable, nil, &attributes, argv, envp)
+    guard code == 0 else {
+        printError("cannot start \(executable): \(String(cString: strerror(code)))")
+        throw ExitCode(JobExitCode.userError)
+    }
+    return pid
+}
+
+/// Receives SIGINT, SIGTERM and SIGUSR1 for the launcher and passes them on
+/// to the running mpirun, which passes them to the ranks.
+///
+/// SIGUSR1, and a first SIGTERM, reach mpirun as SIGUSR1: mpirun forwards
+/// SIGUSR1 untouched, while its own answer to SIGTERM kills the ranks a second
+/// later, too soon for a checkpoint. The ranks treat both alike (checkpoint at
+/// the next step boundary, exit with the preemption code). A second SIGTERM,
+/// and SIGINT, are passed on as they are: stop now.
+final class SignalForwarder {
+    static let handled = [SIGINT, SIGTERM, SIGUSR1]
+
+    private let lock = NSLock()
+    private var _child: pid_t?
+    private var _stopRequested = false
+    private var terms = 0
+    private var sources: [DispatchSourceSignal] = []
+    private let queue = DispatchQueue(label: "ddp.launch.signals")
+
+    init() {
+        for signal in Self.handled {
+            Foundation.signal(signal, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: signal, queue: queue)
+            source.setEventHandler { [unowned self] in self.received(signal) }
+            source.resume()
+            sources.append(source)
+        }
+    }
+
+    /// The running mpirun, to which signals go.
+    var child: pid_t? {
+        get { lock.lock(); defer { lock.unlock() }; return _child }
+        set { lock.lock(); _child = newValue; lock.unlock() }
+    }
+
+    /// Whether a signal asked the launcher to stop: no more restarts.
+    var stopRequested: Bool {
+        lock.lock(); defer { lock.unlock() }
+        return _stopRequested
+    }
+
+    /// Sleeps `seconds` unless a stop is requested; returns whether it slept through.
+    func sleep(seconds: Double) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if stopRequested { return false }
+            usleep(50_000)
+        }
+        return !stopRequested
+    }
+
+    private func received(_ signal: Int32) {
+        lock.lock()
+        _stopRequested = true
+        var forward = signal
+        if signal == SIGTERM {
+            terms += 1
+            if terms == 1 { forward = SIGUSR1 }
+        }
+        let child = _child
+        lock.unlock()
+        let name = signal == SIGINT ? "SIGINT" : signal == SIGTERM ? "SIGTERM" : "SIGUSR1"
+        let forwardedName = forward == SIGUSR1 ? "SIGUSR1" : name
+        say("received \(name)" + (child.map { ", sending \(forwardedName) to mpirun (pid \($0))" } ?? "")
+            + (forward == SIGUSR1 ? ": ranks checkpoint at the next step boundary and stop" : ": stopping"))
+        if let child { kill(child, forward) }
+    }
+}

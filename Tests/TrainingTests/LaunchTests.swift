@@ -1,0 +1,198 @@
+import Foundation
+import MPIRunSupport
+import Training
+import XCTest
+
+/// `ddp launch`: its mpirun command line, its restart policy, what it reads
+/// from a run directory, and real jobs in which a rank is killed.
+final class LaunchTests: XCTestCase {
+    private var scratch: URL!
+
+    override func setUpWithError() throws {
+        scratch = FileManager.default.temporaryDirectory.appendingPathComponent("ddp-launch-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws {
+        try? FileManager.default.removeItem(at: scratch)
+    }
+
+    /// A small MLP on synthetic classes with momentum (state a resume must
+    /// restore) and a checkpoint every 10 steps; `extra` lines join `training:`.
+    static func smallMLP(steps: Int, extra: String = "") -> String {
+        """
+        model:
+          kind: mlp
+          hidden: [32]
+          dropout: 0.1
+        data:
+          dataset: synthetic_classes
+          samples: 1024
+          features: 16
+          classes: 4
+        optimizer:
+          kind: sgd
+          lr: 0.1
+          momentum: 0.9
+        training:
+          batch_size: 32
+          steps: \(steps)
+          epochs: 0
+          log_every: 10
+          eval_every: 20
+        \(extra)checkpoint:
+          every: 10
+          keep_last: 10
+        """
+    }
+
+    // MARK: - The command line
+
+    private func plan(ranks: Int, root: Bool = false, cores: Int = 2, terminal: Bool = true) -> LaunchPlan {
+        LaunchPlan(mpirun: "/usr/bin/mpirun", executable: "/opt/ddp", ranks: ranks, config: "/c.yaml",
+                   runDirectory: "/runs/c", isRoot: root, cores: cores, stdoutIsTerminal: terminal)
+    }
+
+    func testPlainUserOnAWorkstationGetsNoExtraFlags() {
+        XCTAssertEqual(plan(ranks: 2).arguments(attempt: 1),
+                       ["-np", "2", "-x", "DDP_LAUNCH_ATTEMPT=1",
+                        "/opt/ddp", "train", "--config", "/c.yaml", "--run-dir", "/runs/c", "--resume", "auto"])
+    }
+
+    func testRootOversubscriptionAndPlainOutputAddTheirFlags() {
+        var p = plan(ranks: 4, root: true, terminal: false)
+        p.overrides = ["training.steps=5"]
+        p.extraMPIArguments = ["--mca", "btl", "self,vader"]
+        p.exported = ["DDP_BLAS_THREADS": "2"]
+        XCTAssertEqual(p.arguments(attempt: 3),
+                       ["-np", "4", "--allow-run-as-root", "--oversubscribe", "--bind-to", "none",
+                        "-x", "DDP_BLAS_THREADS=2", "-x", "DDP_LAUNCH_ATTEMPT=3", "-x", "DDP_PLAIN_PROGRESS=1",
+                        "--mca", "btl", "self,vader",
+                        "/opt/ddp", "train", "--config", "/c.yaml", "--run-dir", "/runs/c", "--resume", "auto",
+                        "--set", "training.steps=5"])
+    }
+
+    func testHostfileLeavesSlotsToTheHostfile() {
+        var p = plan(ranks: 16)
+        p.hostfile = "/etc/hosts.mpi"
+        let arguments = p.arguments(attempt: 1)
+        XCTAssertFalse(arguments.contains("--oversubscribe"), "\(arguments)")
+        XCTAssertEqual(Array(arguments[2...3]), ["--hostfile", "/etc/hosts.mpi"])
+        XCTAssertTrue(p.commandLine(attempt: 1).hasPrefix("/usr/bin/mpirun -np 16 --hostfile /etc/hosts.mpi"))
+    }
+
+    // MARK: - Restart policy
+
+    func testOnlyFailuresAreRestarted() {
+        XCTAssertEqual(AttemptOutcome(exitCode: 0, stopRequested: false), .succeeded)
+        XCTAssertEqual(AttemptOutcome(exitCode: JobExitCode.preempted, stopRequested: true), .preempted)
+        XCTAssertEqual(AttemptOutcome(exitCode: 2, stopRequested: false), .userError)
+        XCTAssertEqual(AttemptOutcome(exitCode: 137, stopRequested: true), .stopped(exitCode: 137))
+        XCTAssertEqual(AttemptOutcome(exitCode: 137, stopRequested: false), .failed(exitCode: 137))
+        XCTAssertTrue(AttemptOutcome(exitCode: JobExitCode.watchdog, stopRequested: false).isRestartable)
+        for code: Int32 in [0, 2, JobExitCode.preempted] {
+            XCTAssertFalse(AttemptOutcome(exitCode: code, stopRequested: false).isRestartable, "exit \(code)")
+            XCTAssertEqual(AttemptOutcome(exitCode: code, stopRequested: false).exitCode, code)
+        }
+        XCTAssertFalse(AttemptOutcome(exitCode: 1, stopRequested: true).isRestartable)
+    }
+
+    // MARK: - Run directory
+
+    func testRunProgressReadsNewestCheckpointAndLastMetrics() throws {
+        let checkpoints = scratch.appendingPathComponent("checkpoints")
+        for name in ["step-00000010", "step-00000030", "step-00000020", "step-00000040.tmp", "latest"] {
+            let directory = checkpoints.appendingPathComponent(name)
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            // step 30 is still being written: no trainer state yet.
+            if name != "step-00000030" {
+                FileManager.default.createFile(atPath: directory.appendingPathComponent("trainer.json").path, contents: Data())
+            }
+        }
+        let metrics = """
+            {"kind":"train","step":10,"loss":1.5}
+            {"kind":"eval","step":20,"loss":0.9,"accuracy":0.75}
+            {"kind":"train","step":20,"loss":1.25}
+            not json
+            """
+        try metrics.write(to: scratch.appendingPathComponent("metrics.jsonl"), atomically: true, encoding: .utf8)
+        let progress = RunProgress(runDirectory: scratch)
+        XCTAssertEqual(progress.checkpointStep, 20)
+        XCTAssertEqual(progress.lastTrain["loss"], 1.25)
+        XCTAssertEqual(progress.lastEvaluation["accuracy"], 0.75)
+        XCTAssertEqual(progress.stepsDone, 20)
+        XCTAssertEqual(progress.summary,
+                       "20 steps done; newest checkpoint at step 20; train loss 1.2500 at step 20; eval loss 0.9000, accuracy 75.00% at step 20")
+        XCTAssertEqual(RunProgress(runDirectory: scratch.appendingPathComponent("absent")).stepsDone, 0)
+    }
+
+    // MARK: - Real jobs
+
+    private func launch(_ arguments: [String], environment: [String: String] = [:], timeout: TimeInterval = 180) throws -> MPIRunResult {
+        try MPIRun.runProcess(executable: try MPIRun.executableURL(named: "ddp"), arguments: ["launch"] + arguments,
+                              environment: environment, timeout: timeout)
+    }
+
+    private func modelBytes(_ run: URL, step: Int) throws -> Data {
+        let url = run.appendingPathComponent("checkpoints")
+            .appendingPathComponent(String(format: "step-%08d", step)).appendingPathComponent("model.safetensors")
+        return try Data(contentsOf: url)
+    }
+
+    /// Rank 1 is SIGKILLed at step 25 of 40, once; mpirun ends the job, the
+    /// launcher starts it again, the run resumes from step 20 and finishes
+    /// with parameters byte-equal to an uninterrupted run's.
+    func testKilledRankRestartsTheJobAndTheRunEndsBitwiseAsIfUninterrupted() throws {
+        let config = scratch.appendingPathComponent("mlp.yaml")
+        try Self.smallMLP(steps: 40).write(to: config, atomically: true, encoding: .utf8)
+        let interrupted = scratch.appendingPathComponent("interrupted")
+        let marker = scratch.appendingPathComponent("killed-once").path
+        let result = try launch(["-n", "2", "--config", config.path, "--run-dir", interrupted.path,
+                                 "--max-restarts", "2", "--restart-delay", "0.2"],
+                                environment: ["DDP_TEST_KILL_RANK": "1", "DDP_TEST_KILL_STEP": "25",
+                                              "DDP_TEST_KILL_MARKER": marker])
+        XCTAssertEqual(result.exitCode, 0, "\(result)")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: marker), "the kill hook fired")
+        XCTAssertTrue(result.stderr.contains("exited on signal 9"), result.stderr)
+        XCTAssertTrue(result.stdout.contains("ddp launch: attempt 1 failed: a process was killed by signal 9 (exit 137)"),
+                      result.stdout)
+        XCTAssertTrue(result.stdout.contains("attempt 2 of 3, resuming from the checkpoint of step 20"), result.stdout)
+        XCTAssertTrue(result.stdout.contains("ddp: done, 40 steps"), result.stdout)
+        XCTAssertTrue(result.stdout.contains("summary: 2 attempt(s)"), result.stdout)
+        XCTAssertTrue(result.stdout.contains("summary: 40 steps done; newest checkpoint at step 40"), result.stdout)
+
+        let uninterrupted = scratch.appendingPathComponent("uninterrupted")
+        let reference = try launch(["-n", "2", "--config", config.path, "--run-dir", uninterrupted.path, "--max-restarts", "0"])
+        XCTAssertEqual(reference.exitCode, 0, "\(reference)")
+        XCTAssertTrue(reference.stdout.contains("summary: 1 attempt(s): #1 completed at step 40"), reference.stdout)
+
+        let resumed = try modelBytes(interrupted, step: 40)
+        XCTAssertGreaterThan(resumed.count, 676 * 4)
+        XCTAssertEqual(resumed, try modelBytes(uninterrupted, step: 40), "final parameters differ from an uninterrupted run")
+    }
+
+    /// A rank that dies every time: the launcher gives up after
+    /// --max-restarts and exits with mpirun's code.
+    func testRepeatedFailuresStopAfterMaxRestarts() throws {
+        let config = scratch.appendingPathComponent("mlp.yaml")
+        try Self.smallMLP(steps: 40).write(to: config, atomically: true, encoding: .utf8)
+        let result = try launch(["-n", "2", "--config", config.path, "--run-dir", scratch.appendingPathComponent("run").path,
+                                 "--max-restarts", "1", "--restart-delay", "0"],
+                                environment: ["DDP_TEST_KILL_RANK": "0", "DDP_TEST_KILL_STEP": "15"])
+        XCTAssertEqual(result.exitCode, 137, "\(result)")
+        XCTAssertTrue(result.stdout.contains("attempt 2 of 2, resuming from the checkpoint of step 10"), result.stdout)
+        XCTAssertFalse(result.stdout.contains("attempt 3"), result.stdout)
+        XCTAssertTrue(result.stdout.contains("summary: 2 attempt(s)"), result.stdout)
+    }
+
+    /// A config error is the user's to fix: one attempt, exit 2.
+    func testConfigErrorIsNotRestarted() throws {
+        let config = scratch.appendingPathComponent("bad.yaml")
+        try Self.smallMLP(steps: 40).replacingOccurrences(of: "lr: 0.1", with: "lr: fast")
+            .write(to: config, atomically: true, encoding: .utf8)
+        let result = try launch(["-n", "2", "--config", config.path, "--run-dir", scratch.appendingPathComponent("run").path])
+        XCTAssertEqual(result.exitCode, 2, "\(result)")
+        XCTAssertTrue(result.stderr.contains("optimizer.lr: expected a number"), result.stderr)
+        XCTAssertFalse(result.stdout.contains("attempt 2"), result.stdout)
+    }
+}
