@@ -1,0 +1,192 @@
+// Times the product's real training path (Trainer.trainStep: forward,
+// backward with the bucketed reduction, clipping, optimizer, ZeRO gather) on
+// a benchmark config, and relates it to what this machine's sgemm can do,
+// measured in the same run on every rank at once.
+
+import DataParallel
+import Foundation
+import MPI
+import NeuralNet
+import TensorCore
+import Training
+
+/// What `ddp bench train` prints.
+struct TrainBenchmarkReport: Codable, Sendable {
+    var model: String
+    var ranks: Int
+    var parameters: Int
+    var globalBatch: Int
+    var perRankBatch: Int
+    var timedSteps: Int
+    var progress: String
+    var bucketMB: Double
+    var gradientDtype: String
+    var zero: Int
+    /// Global samples (sequences for GPT) per second.
+    var samplesPerSecond: Double
+    /// Global tokens per second (GPT only).
+    var tokensPerSecond: Double?
+    /// Mean wall time of one optimizer step, slowest rank.
+    var stepSeconds: Double
+    /// `stepSeconds - exposedCommunicationSeconds`.
+    var computeSeconds: Double
+    /// Time per step the training thread waited on communication (mean over ranks).
+    var exposedCommunicationSeconds: Double
+    /// `exposedCommunicationSeconds / stepSeconds`.
+    var exposedCommunicationShare: Double
+    /// Time per step from the first bucket's start until all completed.
+    var communicationInFlightSeconds: Double
+    /// Gradient bytes reduced per step (wire format).
+    var reducedBytesPerStep: Int
+    /// `bytes * 2(n-1)/n / communicationInFlightSeconds`, GB/s (the NCCL-tests convention).
+    var allreduceBusBandwidthGBs: Double?
+    /// Single-thread sgemm GFLOP/s at 1024x1024x1024, mean over ranks measured concurrently.
+    var sgemmGFLOPs: Double
+    /// Model training FLOPs per sample (per token for GPT: 6 x params + 12 x layers x context x width).
+    var modelFlopsPerItem: Double
+    /// `modelFlopsPerItem * items/s / 1e9`.
+    var achievedGFLOPs: Double
+    /// `achievedGFLOPs / (ranks * sgemmGFLOPs)`.
+    var modelFlopUtilization: Double
+    /// Seconds of the step's matmuls alone at the per-rank batch (MLP only).
+    var matmulOnlySeconds: Double?
+    /// `matmulOnlySeconds / (stepSeconds)`: a full step's throughput relative to its matmuls alone (MLP only).
+    var stepToMatmulThroughputRatio: Double?
+    /// Bytes of optimizer state held by each rank.
+    var optimizerStateBytesPerRank: Int
+}
+
+enum TrainBenchmark {
+    /// Runs the benchmark on every rank; the report is complete on every rank.
+    ///
+    /// - Parameters:
+    ///   - config: The resolved benchmark config.
+    ///   - world: The ranks.
+    ///   - progress: Who drives MPI progress during backward.
+    ///   - warmup: Untimed steps first (page-in, workspaces, OpenMPI's first-use setup).
+    ///   - steps: Timed steps.
+    static func run(config: ResolvedConfig, world: Communicator, progress: ProgressMode,
+                    warmup: Int, steps: Int) throws -> TrainBenchmarkReport {
+        let sgemm = try world.allSum(squareSgemmGFLOPs(size: 1024)) / Double(world.size)
+
+        var options = RunOptions(directory: nil, plainProgress: true)
+        options.progress = progress
+        let trainer = try Trainer(config: config, communicator: world, options: options)
+        let clipNorm = Float(config.double("optimizer.clip_norm"))
+        let rate = trainer.schedule.learningRate(at: 0)
+        for _ in 0..<warmup { _ = try trainer.trainStep(learningRate: rate, clipNorm: clipNorm) }
+
+        try world.barrier()
+        trainer.reducer.resetStatistics()
+        let clock = Stopwatch()
+        for _ in 0..<steps { _ = try trainer.trainStep(learningRate: rate, clipNorm: clipNorm) }
+        let elapsed = clock.elapsedSeconds
+        let slowest = try world.allReduce(elapsed, op: .max)
+        let exposed = try world.allSum(trainer.reducer.exposedSeconds) / Double(world.size)
+        let inFlight = try world.allSum(trainer.reducer.communicationSeconds) / Double(world.size)
+        let reduced = trainer.reducer.reducedBytes / max(steps, 1)
+
+        let kind = config.string("model.kind")
+        let globalBatch = config.int("training.batch_size")
+        let stepSeconds = slowest / Double(steps)
+        let samplesPerSecond = Double(globalBatch) / stepSeconds
+        let parameterCount = trainer.model.parameters.count
+        var flopsPerItem = 6 * Double(parameterCount)
+        var itemsPerSecond = samplesPerSecond
+        var tokensPerSecond: Double?
+        switch kind {
+        case "gpt":
+            let layers = config.int("model.layers"), context = config.int("model.context"), width = config.int("model.width")
+            flopsPerItem = 6 * Double(parameterCount) + 12 * Double(layers * context * width)
+            itemsPerSecond = samplesPerSecond * Double(context)
+            tokensPerSecond = itemsPerSecond
+        case "cnn":
+            flopsPerItem = lenetTrainingFlops(config: config, inputShape: trainer.data.train.inputShape,
+                                              classes: trainer.data.train.classCount ?? 10)
+        default:
+            break
+        }
+        let achieved = flopsPerItem * itemsPerSecond / 1e9
+        let perRankBatch = globalBatch / (world.size * trainer.accumulation)
+
+        var matmulSeconds: Double?
+        if kind == "mlp" {
+            let local = mlpMatmulSeconds(parameters: trainer.model.parameters, batch: perRankBatch) * Double(trainer.accumulation)
+            matmulSeconds = try world.allSum(local) / Double(world.size)
+        }
+        let n = Double(world.size)
+        let bus: Double? = world.size > 1 && inFlight > 0
+            ? Double(reduced) * 2 * (n - 1) / n / (inFlight / Double(steps)) / 1e9 : nil
+        return TrainBenchmarkReport(
+            model: kind, ranks: world.size, parameters: parameterCount, globalBatch: globalBatch,
+            perRankBatch: perRankBatch, timedSteps: steps, progress: progress.rawValue,
+            bucketMB: config.double("parallel.bucket_mb"), gradientDtype: config.string("parallel.gradient_dtype"),
+            zero: config.int("parallel.zero"),
+            samplesPerSecond: samplesPerSecond, tokensPerSecond: tokensPerSecond,
+            stepSeconds: stepSeconds, computeSeconds: stepSeconds - exposed / Double(steps),
+            exposedCommunicationSeconds: exposed / Double(steps),
+            exposedCommunicationShare: exposed / Double(steps) / stepSeconds,
+            communicationInFlightSeconds: inFlight / Double(steps), reducedBytesPerStep: reduced,
+            allreduceBusBandwidthGBs: bus, sgemmGFLOPs: sgemm, modelFlopsPerItem: flopsPerItem,
+            achievedGFLOPs: achieved, modelFlopUtilization: achieved / (n * sgemm),
+            matmulOnlySeconds: matmulSeconds,
+            stepToMatmulThroughputRatio: matmulSeconds.map { $0 / stepSeconds },
+            optimizerStateBytesPerRank: trainer.optimizer.stateBuffers.reduce(0) {
+                $0 + $1.tensor.count * MemoryLayout<Float>.stride
+            })
+    }
+
+    /// Median GFLOP/s of `size`³ single-thread sgemm over 5 repetitions after a warm-up.
+    static func squareSgemmGFLOPs(size: Int) -> Double {
+        let a = filled([size, size]), b = filled([size, size]), c = Tensor(zeros: [size, size])
+        matmul(a, b, into: c)
+        var seconds: [Double] = []
+        for _ in 0..<5 {
+            let clock = Stopwatch()
+            matmul(a, b, into: c)
+            seconds.append(clock.elapsedSeconds)
+        }
+        seconds.sort()
+        return 2 * pow(Double(size), 3) / seconds[2] / 1e9
+    }
+
+    /// Seconds of the GEMMs one MLP step runs at `batch` (forward, weight
+    /// gradient, and input gradient except for the first layer), timed alone.
+    static func mlpMatmulSeconds(parameters: ParameterStore, batch: Int) -> Double {
+        // Weights are [outputs, inputs]; the layout lists the last layer first.
+        let weights = parameters.parameters.filter { $0.shape.count == 2 }.map { (outputs: $0.shape[0], inputs: $0.shape[1]) }
+        var shapes: [(m: Int, n: Int, k: Int)] = []
+        for (index, w) in weights.enumerated() {
+            shapes.append((batch, w.outputs, w.inputs))          // Y = X Wᵀ
+            shapes.append((w.outputs, w.inputs, batch))          // dW = dYᵀ X
+            if index < weights.count - 1 { shapes.append((batch, w.inputs, w.outputs)) }  // dX = dY W
+        }
+        let operands = shapes.map { (filled([$0.m, $0.k]), filled([$0.k, $0.n]), Tensor(zeros: [$0.m, $0.n])) }
+        var best = Double.infinity
+        for _ in 0..<6 {
+            let clock = Stopwatch()
+            for (a, b, c) in operands { matmul(a, b, into: c) }
+            best = min(best, clock.elapsedSeconds)
+        }
+        return best
+    }
+
+    /// Training FLOPs per image of the LeNet-style CNN: 6 × its multiply-adds
+    /// (forward 2, backward 4), valid 5×5 convolutions and 2×2 pooling.
+    static func lenetTrainingFlops(config: ResolvedConfig, inputShape: [Int], classes: Int) -> Double {
+        let channels = config.intList("model.channels"), hidden = config.int("model.fc_width")
+        let kernel = 5, side = inputShape[1], inputChannels = inputShape[0]
+        let side1 = side - kernel + 1, side2 = side1 / 2 - kernel + 1, flat = channels[1] * (side2 / 2) * (side2 / 2)
+        let macs = channels[0] * side1 * side1 * inputChannels * kernel * kernel
+            + channels[1] * side2 * side2 * channels[0] * kernel * kernel
+            + flat * hidden + hidden * classes
+        return 6 * Double(macs)
+    }
+
+    private static func filled(_ shape: [Int]) -> Tensor {
+        let t = Tensor(zeros: shape)
+        var rng = RandomGenerator(seed: 7)
+        for i in 0..<t.count { t.pointer[i] = rng.nextUniform() - 0.5 }
+        return t
+    }
+}
