@@ -62,6 +62,12 @@ final class EquivalenceTests: XCTestCase {
                              ranks: [2])
     }
 
+    /// Progress by polling between layers (the default is a communication thread).
+    func testPollingProgress() throws {
+        try assertEquivalent(DDPJob(yaml: TestConfigs.mlp, overrides: ["parallel.bucket_mb=0.001"],
+                                    arguments: ["--progress", "polling"]), ranks: [2, 4])
+    }
+
     /// K micro-batches reduced once equal one batch of K times the size.
     func testAccumulation() throws {
         let reference = try DDPJob(yaml: TestConfigs.mlp).parameters(ranks: 1)

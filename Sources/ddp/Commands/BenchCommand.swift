@@ -86,8 +86,8 @@ extension BenchCommand {
         @Option(name: .customLong("set"), help: "Override a key: --set parallel.bucket_mb=8 (repeatable).")
         var overrides: [String] = []
 
-        @Option(name: .long, help: "Who drives MPI progress during backward: polling or thread.")
-        var progress: String = ProgressMode.polling.rawValue
+        @Option(name: .long, help: ArgumentHelp("Who drives MPI progress during backward.", valueName: "thread|polling"))
+        var progress: ProgressMode = .thread
 
         @Option(name: .long, help: "Untimed steps first.")
         var warmup = 3
@@ -96,14 +96,11 @@ extension BenchCommand {
         var steps: Int?
 
         func run() throws {
-            guard let mode = ProgressMode(rawValue: progress) else {
-                printError("--progress: '\(progress)' is not polling or thread")
-                throw ExitCode(2)
-            }
             // The communication thread calls MPI from a second thread; ask for
             // that before startWorld's default initialization.
-            if mode == .thread { _ = try? MPI.initialize(threadLevel: .serialized) }
+            if progress == .thread { _ = try? MPI.initialize(threadLevel: .serialized) }
             let world = try startWorld()
+            let mode = (MPI.providedThreadLevel ?? .single) >= .serialized ? progress : .polling
             try runOnAllRanks(world) {
                 let resolved = try ResolvedConfig.load(path: config, overrides: overrides)
                 let report = try TrainBenchmark.run(config: resolved, world: world, progress: mode,
