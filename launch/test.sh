@@ -16,10 +16,5 @@ if command -v python3 >/dev/null && ! python3 -c "import safetensors.numpy, nump
     python3 -m pip install --quiet safetensors numpy \
         || echo "test: pip install safetensors numpy failed; the Python checkpoint test will be skipped" >&2
 fi
-# The checkpoint tests load model.safetensors with Python's reference reader.
-if command -v python3 >/dev/null && ! python3 -c "import safetensors.numpy, numpy" 2>/dev/null; then
-    python3 -m pip install --quiet safetensors numpy \
-        || echo "test: pip install safetensors numpy failed; the Python checkpoint test will be skipped" >&2
-fi
 swift build --build-tests
 swift test --skip-build "$@"

@@ -58,6 +58,26 @@ final class ResumeTests: CheckpointTestCase {
         try checkBitwiseResume(Self.gptConfig, ranks: 2, stop: 7, steps: 12)
     }
 
+    /// ZeRO-1: each rank holds the optimizer state of its shard only; the
+    /// checkpoint gathers it into one file, and resuming scatters it back.
+    func testZeRO1ShardedOptimizerStateResumesBitwiseOnTwoRanks() throws {
+        try checkBitwiseResume(Self.gptConfig + "\nparallel:\n  zero: 1\n", ranks: 2, stop: 6, steps: 11)
+        let state = try CheckpointStore.verify(checkpoint(scratch.appendingPathComponent("interrupted-2"), step: 11))
+        let shards = try XCTUnwrap(state.optimizer.shards, "the sharding is recorded")
+        XCTAssertEqual(shards.count, 2)
+        XCTAssertEqual(shards[0][0], 0)
+        XCTAssertEqual(shards[0][1], shards[1][0])
+        XCTAssertEqual(shards[1][1], state.parameterCount)
+        // The gathered file holds the whole state: every element of the second
+        // moment is set (positive) after 11 AdamW steps, on both ranks' halves.
+        let bytes = try tensorBytes(checkpoint(scratch.appendingPathComponent("interrupted-2"), step: 11)
+            .appendingPathComponent("optimizer.safetensors").path)
+        let zeros = bytes.filter { $0.key.hasPrefix("exp_avg_sq.") }.values.reduce(0) { total, raw in
+            total + raw.withUnsafeBytes { $0.bindMemory(to: Float.self).filter { $0 == 0 }.count }
+        }
+        XCTAssertLessThan(zeros, state.parameterCount / 50)
+    }
+
     /// 2 → 1 ranks: the same global batches in the same order, so without
     /// dropout the result matches the 2-rank run up to float rounding.
     func testTwoRanksResumeOnOneWithTheSameSampleOrder() throws {

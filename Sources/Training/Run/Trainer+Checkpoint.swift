@@ -37,7 +37,7 @@ let keysFreeOnResume: Set<String> = [
     "training.steps", "training.epochs", "training.log_every", "training.eval_every", "training.eval_batches",
     "training.eval_batch_size", "checkpoint.every", "checkpoint.keep_last", "checkpoint.keep_every",
     "parallel.consistency_every", "parallel.bucket_mb", "parallel.overlap", "parallel.gradient_dtype",
-    "parallel.zero", "data.dir",
+    "parallel.zero", "data.dir", "training.nonfinite", "training.collective_timeout",
 ]
 
 /// Floats per collective message and file read while streaming state: big
@@ -434,5 +434,43 @@ extension Trainer {
             }
         }
         try agreeOnLeaderOutcome(failure, what: "read the optimizer state of \(checkpoint)")
+    }
+}
+
+// MARK: - Step-boundary agreement: preemption and non-finite values
+
+extension Trainer {
+    /// Checks this rank's loss and reduced gradients for NaN or Inf and, in
+    /// the same 8-byte allreduce, whether any rank has a preemption signal.
+    /// Every rank calls it once per step, after the gradient reduction, so
+    /// all ranks take the same decision at the same step.
+    ///
+    /// - Returns: Whether to skip this step's update (a non-finite value with
+    ///   `training.nonfinite: skip`).
+    /// - Throws: ``RunError/nonFinite(step:what:)`` on every rank for a
+    ///   non-finite value with `training.nonfinite: stop`; no checkpoint is
+    ///   written after it, so the newest one stays the last good state.
+    func agreeAfterReduction(loss: Double) throws -> Bool {
+        let owned = reducer.ownedRange
+        let finite = loss.isFinite
+            && Kernels.allFinite(model.parameters.gradients.pointer + owned.lowerBound, count: owned.count)
+        let flags = try communicator.allReduce([finite ? 0 : 1, PreemptionSignal.received == 0 ? 0 : 1] as [Int32], op: .max)
+        preemptionPending = flags[1] != 0
+        guard flags[0] != 0 else { return false }
+        if config.string("training.nonfinite") == "skip" {
+            skippedSteps += 1
+            return true
+        }
+        let newest = lastCheckpointStep.map { "; the newest checkpoint, \(CheckpointStore.name(step: $0)), predates it" } ?? ""
+        throw RunError.nonFinite(step: step + 1, what: "the loss or a gradient (training.nonfinite: stop\(newest))")
+    }
+
+    /// Writes the checkpoint of the current step (unless it was just written)
+    /// and marks the run as ``preempted``.
+    func stopForPreemption() throws {
+        if options.directory != nil && lastCheckpointStep != step {
+            _ = try watched(.checkpoint, step: step) { try saveCheckpoint() }
+        }
+        preempted = true
     }
 }

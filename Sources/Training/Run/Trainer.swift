@@ -52,6 +52,12 @@ public final class Trainer {
     public internal(set) var step = 0
     /// The step of the last checkpoint written or resumed from.
     var lastCheckpointStep: Int?
+    /// Whether ``run()`` stopped early for a preemption signal (see ``PreemptionSignal``).
+    public internal(set) var preempted = false
+    /// Set by the step's agreement when any rank has a preemption signal.
+    var preemptionPending = false
+    /// Steps whose update was skipped for a NaN or Inf (`training.nonfinite: skip`).
+    public internal(set) var skippedSteps = 0
 
     let options: RunOptions
     private let sync: ReplicaSync
@@ -155,6 +161,8 @@ public final class Trainer {
         let globalBatch = config.int("training.batch_size")
 
         let runClock = Stopwatch()
+        // A resumed run starts past 0; its throughput counts its own steps.
+        let firstStep = step
         var windowClock = Stopwatch()
         var windowLoss = 0.0, windowCorrect = 0.0, windowCount = 0.0, windowSteps = 0
         var lastLoss = Double.nan
@@ -165,17 +173,20 @@ public final class Trainer {
             faults.beforeStep(step + 1)
             let (loss, correct, count) = try trainStep(learningRate: learningRate, clipNorm: clipNorm)
             step += 1
-            windowLoss += loss
-            windowCorrect += correct
-            windowCount += count
-            windowSteps += 1
+            // A skipped step (non-finite, `training.nonfinite: skip`) reports a NaN loss and counts in no window.
+            if !loss.isNaN {
+                windowLoss += loss
+                windowCorrect += correct
+                windowCount += count
+                windowSteps += 1
+            }
 
             let isLast = step == totalSteps
             if step % logEvery == 0 || isLast {
                 var sums = [windowLoss, windowCorrect, windowCount]
                 try watched(.lossAllreduce, step: step) { try communicator.allSum(&sums) }
                 lastLoss = sums[0] / Double(windowSteps * communicator.size)
-                guard lastLoss.isFinite else { throw RunError.nonFinite(step: step, what: "the training loss") }
+                guard lastLoss.isFinite || windowSteps == 0 else { throw RunError.nonFinite(step: step, what: "the training loss") }
                 let seconds = windowClock.lap()
                 let throughput = Double(windowSteps * globalBatch) / max(seconds, 1e-9)
                 let epoch = Double(step) / Double(stepsPerEpoch)
@@ -202,12 +213,16 @@ public final class Trainer {
             if checkpointDue(isLast: isLast) {
                 _ = try watched(.checkpoint, step: step) { try saveCheckpoint() }
             }
+            if preemptionPending {
+                try stopForPreemption()
+                break
+            }
         }
         try watched(.consistencyCheck, step: step) { try sync.verifyConsistent(model.parameters, step: step) }
         display?.finish()
         let seconds = runClock.elapsedSeconds
         return RunSummary(steps: step, epochs: Double(step) / Double(stepsPerEpoch), finalTrainLoss: lastLoss,
-                          evaluation: lastEvaluation, samplesPerSecond: Double(step * globalBatch) / max(seconds, 1e-9),
+                          evaluation: lastEvaluation, samplesPerSecond: Double((step - firstStep) * globalBatch) / max(seconds, 1e-9),
                           seconds: seconds)
     }
 
@@ -232,6 +247,9 @@ public final class Trainer {
             }
         }
         try watched(.gradientReduction, step: step + 1) { try reducer.finish() }
+        if try watched(.agreement, step: step + 1, { try agreeAfterReduction(loss: lossSum) }) {
+            return (.nan, 0, 0)
+        }
         if clipNorm > 0 {
             _ = try watched(.gradientNorm, step: step + 1) { try reducer.clipGradients(maxNorm: clipNorm) }
         }

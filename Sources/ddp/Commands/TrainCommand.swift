@@ -54,6 +54,8 @@ struct TrainCommand: ParsableCommand {
         // that before startWorld's default initialization.
         if progress == .thread { _ = try? MPI.initialize(threadLevel: .serialized) }
         let world = try startWorld()
+        // From here on SIGTERM and SIGUSR1 stop the run at a step boundary, with a checkpoint.
+        PreemptionSignal.install()
         let leader = world.rank == 0
         var trainer: Trainer?
         try runOnAllRanks(world) {
@@ -91,6 +93,13 @@ struct TrainCommand: ParsableCommand {
         }
         try runOnAllRanks(world) {
             let summary = try trainer.run()
+            if trainer.preempted {
+                if leader {
+                    print("ddp: preempted at step \(summary.steps), checkpoint written; continue with --resume auto "
+                          + "(exit code \(JobExitCode.preempted))")
+                }
+                throw ExitCode(JobExitCode.preempted)
+            }
             if leader {
                 var line = String(format: "ddp: done, %d steps in %.1f s (%.0f samples/s), final train loss %.4f",
                                   summary.steps, summary.seconds, summary.samplesPerSecond, summary.finalTrainLoss)

@@ -1,0 +1,54 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Catches SIGTERM and SIGUSR1 so a run can stop cleanly: the handler only
+/// records that a signal came; the trainer looks at the flag at each step
+/// boundary, all ranks agree through one small allreduce (a signal may
+/// reach a single rank, or the ranks at different moments), and every rank
+/// writes the checkpoint of the same step and exits with
+/// ``JobExitCode/preempted``.
+///
+/// Schedulers send SIGTERM before a time limit or preemption (Slurm with
+/// `--signal`, Kubernetes); `mpirun` forwards SIGUSR1 to every rank, while
+/// its own reaction to SIGTERM kills the ranks after a short grace period,
+/// so jobs under `mpirun` should signal with SIGUSR1.
+public enum PreemptionSignal {
+    /// The flag the handler sets: a plain word, allocated once before any
+    /// handler can run, since a signal handler may not allocate or take locks.
+    private static let flag: UnsafeMutablePointer<sig_atomic_t> = {
+        let pointer = UnsafeMutablePointer<sig_atomic_t>.allocate(capacity: 1)
+        pointer.initialize(to: 0)
+        return pointer
+    }()
+    nonisolated(unsafe) private static var installed = false
+
+    /// Installs the handlers for SIGTERM and SIGUSR1; idempotent.
+    public static func install() {
+        guard !installed else { return }
+        installed = true
+        _ = flag
+        // The handler stores through a pointer captured by no closure: read once into a C global.
+        preemptionFlagAddress = flag
+        for signal in [SIGTERM, SIGUSR1] {
+            var action = sigaction()
+            action.__sigaction_handler.sa_handler = { signal in preemptionFlagAddress?.pointee = signal }
+            sigemptyset(&action.sa_mask)
+            action.sa_flags = SA_RESTART
+            sigaction(signal, &action, nil)
+        }
+    }
+
+    /// The signal received, or 0 when none has come.
+    public static var received: Int32 {
+        Int32(flag.pointee)
+    }
+
+    /// Forgets a received signal (tests that run several trainers in one process).
+    public static func reset() {
+        flag.pointee = 0
+    }
+}
+
+/// The handler's target, a global so the C-convention handler captures nothing.
+nonisolated(unsafe) private var preemptionFlagAddress: UnsafeMutablePointer<sig_atomic_t>?
