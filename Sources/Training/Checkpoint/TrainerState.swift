@@ -41,6 +41,11 @@ public struct TrainerState: Codable, Equatable, Sendable {
     public var vocabulary: String?
     /// The other files of the checkpoint, by name.
     public var files: [String: FileRecord]
+    /// The input preprocessing the model was trained with (standardization
+    /// statistics measured on the training split, scaling), so that
+    /// evaluation, prediction and serving need not reload the training data.
+    /// Absent in checkpoints written before it was recorded.
+    public var inputPreprocessing: [PreprocessingStep]? = nil
 
     /// The optimizer's part of the state; the tensors are in `optimizer.safetensors`.
     public struct OptimizerRecord: Codable, Equatable, Sendable {

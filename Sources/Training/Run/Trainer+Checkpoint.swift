@@ -158,7 +158,8 @@ extension Trainer {
                                  stateNames: states.map(\.name),
                                  shards: shards.map { $0.map { [$0.lowerBound, $0.upperBound] } }),
                 config: config.yaml, configDigest: config.digest, vocabulary: data.vocabulary?.serialized,
-                files: files)
+                files: files,
+                inputPreprocessing: (data.train as? PreprocessedDataset)?.steps)
             try writeFileSynced(directory!.appendingPathComponent(CheckpointStore.stateFile).path, try record.encoded())
             directory = try store.publish(directory!, step: step)
             store.prune(keepLast: config.int("checkpoint.keep_last"), keepEvery: config.int("checkpoint.keep_every"))
