@@ -10,6 +10,6 @@ struct DDPCommand: ParsableCommand {
               ddp train --config configs/mnist-mlp.yaml
               mpirun -np 2 ddp train --config configs/mnist-mlp.yaml
             """,
-        subcommands: [TrainCommand.self, LaunchCommand.self, EnvCommand.self, BenchCommand.self, ConfigCommand.self, PlotCommand.self]
+        subcommands: [TrainCommand.self, LaunchCommand.self, EnvCommand.self, BenchCommand.self, ConfigCommand.self, PlotCommand.self, CompressCommand.self]
     )
 }

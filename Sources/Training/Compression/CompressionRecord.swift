@@ -1,0 +1,61 @@
+import Foundation
+
+/// What was done to a compressed checkpoint, stored as JSON in the
+/// `compression` entry of `model.safetensors`'s `__metadata__`.
+///
+/// The tensors describe themselves (an `I8` weight has a `.scale` beside
+/// it; a factorized one is `.u` and `.v`), so the loader needs none of this;
+/// it is for people and for `ddp inspect`.
+public struct CompressionRecord: Codable, Equatable, Sendable {
+    /// Magnitude pruning, if any.
+    public struct Pruning: Codable, Equatable, Sendable {
+        /// The requested fraction of weights removed.
+        public var sparsity: Double
+        /// `global` or `layer`.
+        public var scope: String
+        /// The measured fraction of zeros among the pruned matrices after fine-tuning.
+        public var achieved: Double
+        /// Fine-tuning steps taken with the mask held fixed.
+        public var finetuneSteps: Int
+        /// Their learning rate.
+        public var finetuneLearningRate: Double?
+    }
+
+    /// One factorized matrix.
+    public struct Factorization: Codable, Equatable, Sendable {
+        /// The parameter, e.g. `layers.0.weight`.
+        public var name: String
+        /// The original `[rows, columns]`.
+        public var shape: [Int]
+        /// The kept rank.
+        public var rank: Int
+        /// The fraction of `Σ sᵢ²` kept.
+        public var keptEnergy: Double
+    }
+
+    /// The layout version of this record.
+    public var format = 1
+    /// The checkpoint it was made from.
+    public var source: String
+    public var pruning: Pruning?
+    /// `int8` (symmetric, per output channel) or `nil`.
+    public var quantization: String?
+    /// `energy 0.9` or `rank 32`, when low-rank factorization was asked for.
+    public var lowRank: String?
+    /// The matrices that were factorized (others were skipped: no saving).
+    public var factorized: [Factorization]
+    /// The matrices stored as int8.
+    public var quantized: [String]
+
+    /// The JSON text, keys sorted.
+    public func json() -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return String(decoding: (try? encoder.encode(self)) ?? Data(), as: UTF8.self)
+    }
+
+    /// Parses the JSON `text`; `nil` if it is not a record.
+    public static func parse(_ text: String) -> CompressionRecord? {
+        try? JSONDecoder().decode(CompressionRecord.self, from: Data(text.utf8))
+    }
+}

@@ -1,0 +1,169 @@
+import DataPipeline
+import Foundation
+import NeuralNet
+import TensorCore
+
+/// A checkpoint loaded for inference: plain or compressed, the same API.
+public struct LoadedCheckpoint {
+    /// The checkpoint directory.
+    public let directory: URL
+    /// The model, ready for ``InferenceModel/logits(_:)``.
+    public let model: InferenceModel
+    /// The run config the model was trained with (`trainer.json`).
+    public let config: ResolvedConfig
+    /// The checkpoint's trainer state (step, vocabulary, file records).
+    public let state: TrainerState
+    /// What compression did, or `nil` for a plain checkpoint.
+    public let compression: CompressionRecord?
+    /// The size of `model.safetensors` in bytes.
+    public let modelBytes: Int
+
+    /// The loss the model was trained with, for evaluating its logits.
+    public var loss: LossKind {
+        config.values["model.loss"] == .string("mse") ? .meanSquaredError : .crossEntropy
+    }
+}
+
+/// The one place that reads checkpoints for inference: `ddp eval`,
+/// `predict`, `serve` and `compress` all load through it.
+///
+/// A checkpoint's `model.safetensors` is read tensor by tensor, and each
+/// weight's form comes from the tensors themselves:
+///
+/// | stored                                          | meaning                       |
+/// |-------------------------------------------------|-------------------------------|
+/// | `NAME` F32                                      | dense (or pruned) weights     |
+/// | `NAME` I8 + `NAME.scale` F32 `[rows]`           | int8, per output channel      |
+/// | `NAME.u` `[out, r]` + `NAME.v` `[r, in]`        | low rank, `W ≈ u · v`         |
+///
+/// and `.u`/`.v` may each be I8 with their own `.scale`. MLPs and CNNs become
+/// an ``InferenceNetwork`` (int8 weights stay int8 in memory); a GPT, which
+/// compression does not change beyond pruning, runs as its trainable model.
+public enum InferenceCheckpoint {
+    /// Resolves `path` to a checkpoint directory: the directory itself when it
+    /// holds `trainer.json`, else the newest valid checkpoint of a run
+    /// directory or of a `checkpoints` directory.
+    ///
+    /// - Throws: ``CheckpointError`` when nothing valid is there.
+    public static func resolve(_ path: String) throws -> URL {
+        let url = URL(fileURLWithPath: path)
+        if FileManager.default.fileExists(atPath: url.appendingPathComponent(CheckpointStore.stateFile).path) {
+            return url
+        }
+        guard FileManager.default.fileExists(atPath: path) else { throw CheckpointError.missingFile(path) }
+        let nested = url.appendingPathComponent("checkpoints")
+        let store = FileManager.default.fileExists(atPath: nested.path) ? CheckpointStore(root: nested) : CheckpointStore(root: url)
+        guard let found = try store.newestValid().found else {
+            throw CheckpointError.noValidCheckpoint(directory: path, rejected: [])
+        }
+        return found.url
+    }
+
+    /// Loads the checkpoint at `path` (see ``resolve(_:)``) for inference,
+    /// after checking every file's size and SHA-256.
+    ///
+    /// - Throws: ``CheckpointError`` for missing or corrupted files,
+    ///   `ConfigError` when its config no longer parses, or
+    ///   ``CompressionError/unrecognizedModel(path:reason:)``.
+    public static func load(_ path: String) throws -> LoadedCheckpoint {
+        let directory = try resolve(path)
+        let state = try CheckpointStore.verify(directory)
+        let config = try ResolvedConfig.parse(yaml: state.config, source: directory.path + " (its config)")
+        let file = try TypedSafetensorsFile(path: directory.appendingPathComponent(CheckpointStore.modelFile).path)
+        let model = try buildModel(file, config: config)
+        return LoadedCheckpoint(directory: directory, model: model, config: config, state: state,
+                                compression: file.metadata["compression"].flatMap(CompressionRecord.parse),
+                                modelBytes: file.byteCount)
+    }
+
+    /// The inference model the tensors of `file` describe, shaped by `config`.
+    static func buildModel(_ file: TypedSafetensorsFile, config: ResolvedConfig) throws -> InferenceModel {
+        func fail(_ reason: String) -> CompressionError { .unrecognizedModel(path: file.path, reason: reason) }
+        switch config.string("model.kind") {
+        case "mlp":
+            var linears: [(weights: LinearWeights, bias: Tensor?)] = []
+            while file.tensors["layers.\(linears.count).bias"] != nil {
+                let i = linears.count
+                linears.append((try linearWeights(file, "layers.\(i).weight"), try dense(file, "layers.\(i).bias")))
+            }
+            guard !linears.isEmpty else { throw fail("no tensor layers.0.bias: not an MLP checkpoint") }
+            for i in 1..<linears.count where linears[i].weights.inputs != linears[i - 1].weights.outputs {
+                throw fail("layers.\(i) takes \(linears[i].weights.inputs) inputs, layers.\(i - 1) gives \(linears[i - 1].weights.outputs)")
+            }
+            let activation = Activation(rawValue: config.string("model.activation")) ?? .relu
+            return InferenceNetwork.mlp(linears: linears, activation: activation)
+        case "cnn":
+            let conv1 = try dense(file, "conv1.weight"), conv2 = try dense(file, "conv2.weight")
+            guard conv1.rank == 4, conv2.rank == 4, conv2.shape[1] == conv1.shape[0], conv1.shape[2] == conv2.shape[2] else {
+                throw fail("conv1.weight \(conv1.shape) and conv2.weight \(conv2.shape) are not a LeNet's")
+            }
+            let fc1 = try linearWeights(file, "fc1.weight"), fc2 = try linearWeights(file, "fc2.weight")
+            let kernel = conv1.shape[2]
+            var configuration = LeNet.Configuration(inputChannels: conv1.shape[1], imageSize: 1,
+                                                    conv1Channels: conv1.shape[0], conv2Channels: conv2.shape[0],
+                                                    kernel: kernel, hidden: fc1.outputs, classes: fc2.outputs)
+            let side = Int(Double(fc1.inputs / conv2.shape[0]).squareRoot().rounded())
+            // Several image sides pool down to the same feature map; the data
+            // set says which, else the smallest that fits is taken.
+            let known = ["mnist": 28, "fashion_mnist": 28][config.string("data.dataset")]
+            configuration.imageSize = known ?? ((side * 2 + kernel - 1) * 2 + kernel - 1)
+            guard configuration.featureSize == side, configuration.flatFeatures == fc1.inputs else {
+                throw fail("fc1 takes \(fc1.inputs) features, which no \(configuration.imageSize)-pixel image gives")
+            }
+            return InferenceNetwork.lenet(configuration,
+                                          conv1: ["weight": conv1, "bias": try dense(file, "conv1.bias")],
+                                          conv2: ["weight": conv2, "bias": try dense(file, "conv2.bias")],
+                                          fc1: (fc1, try dense(file, "fc1.bias")), fc2: (fc2, try dense(file, "fc2.bias")))
+        case "gpt":
+            let embedding = try file.entry("wte.weight")
+            let model = GPT(GPTConfiguration(vocabSize: embedding.shape[0], contextLength: config.int("model.context"),
+                                             layers: config.int("model.layers"), heads: config.int("model.heads"),
+                                             width: config.int("model.width"), dropout: 0),
+                            dropoutSeed: 0)
+            for p in model.parameters.parameters {
+                let entry = try file.entry(p.name)
+                guard entry.shape == p.shape else { throw fail("tensor \(p.name) has shape \(entry.shape), expected \(p.shape)") }
+                model.parameters.value(p.name).buffer.update(fromContentsOf: try file.floats(p.name))
+            }
+            return ModelInference(model, inputShape: [config.int("model.context")])
+        case let kind:
+            throw fail("model.kind \(kind) has no inference path")
+        }
+    }
+
+    /// A Linear layer's weight in whichever form it was stored.
+    private static func linearWeights(_ file: TypedSafetensorsFile, _ name: String) throws -> LinearWeights {
+        if file.tensors[name + ".u"] != nil {
+            let u = try matrix(file, name + ".u"), v = try matrix(file, name + ".v")
+            guard u.shape[1] == v.shape[0] else {
+                throw CompressionError.unrecognizedModel(path: file.path, reason: "\(name).u \(u.shape) and \(name).v \(v.shape) do not chain")
+            }
+            return .factored(u: u, v: v)
+        }
+        return .full(try matrix(file, name))
+    }
+
+    /// A 2-D weight, F32 or I8 with its `.scale`.
+    private static func matrix(_ file: TypedSafetensorsFile, _ name: String) throws -> MatrixWeights {
+        let entry = try file.entry(name)
+        guard entry.shape.count == 2, entry.shape.allSatisfy({ $0 > 0 }) else {
+            throw CompressionError.unrecognizedModel(path: file.path, reason: "\(name) has shape \(entry.shape), expected a matrix")
+        }
+        switch entry.dtype {
+        case .f32:
+            return .dense(try dense(file, name))
+        case .i8:
+            let scales = try file.floats(name + ".scale")
+            guard scales.count == entry.shape[0] else {
+                throw CompressionError.unrecognizedModel(path: file.path, reason: "\(name).scale has \(scales.count) values for \(entry.shape[0]) rows")
+            }
+            return .int8(QuantizedMatrix(rows: entry.shape[0], columns: entry.shape[1], values: try file.int8s(name), scales: scales))
+        }
+    }
+
+    /// A Float32 tensor as a new ``Tensor``.
+    private static func dense(_ file: TypedSafetensorsFile, _ name: String) throws -> Tensor {
+        let entry = try file.entry(name)
+        return Tensor(shape: entry.shape, values: try file.floats(name))
+    }
+}
