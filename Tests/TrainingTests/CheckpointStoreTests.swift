@@ -1,4 +1,5 @@
 import Foundation
+import MPIRunSupport
 import Training
 import XCTest
 
@@ -17,7 +18,11 @@ final class CheckpointStoreTests: CheckpointTestCase {
         let names = try FileManager.default.contentsOfDirectory(atPath: store.root.path).sorted()
         XCTAssertEqual(names, ["latest", "step-00000006", "step-00000012", "step-00000014"], "no temporary left over")
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: store.url(step: 14).path).sorted(),
-                       ["model.safetensors", "optimizer.safetensors", "trainer.json"])
+                       ["SHA256SUMS", "model.safetensors", "optimizer.safetensors", "trainer.json"])
+        let check = try MPIRun.runProcess(executable: URL(fileURLWithPath: "/usr/bin/env"),
+                                          arguments: ["sh", "-c", "cd '\(store.url(step: 14).path)' && sha256sum -c SHA256SUMS"])
+        XCTAssertEqual(check.exitCode, 0, "sha256sum agrees with the recorded digests: \(check)")
+        XCTAssertEqual(check.stdout.split(separator: "\n").count, 3)
 
         let state = try CheckpointStore.verify(store.url(step: 14))
         XCTAssertEqual(state.step, 14)
@@ -63,6 +68,9 @@ final class CheckpointStoreTests: CheckpointTestCase {
         XCTAssertEqual(truncate(optimizer6.path, 64), 0)
         // step 4: trainer.json missing.
         try FileManager.default.removeItem(at: store.url(step: 4).appendingPathComponent("trainer.json"))
+        // A write that never finished: ignored, and removed by the next prune.
+        try FileManager.default.createDirectory(at: store.root.appendingPathComponent(".tmp-step-00000010-999"),
+                                                withIntermediateDirectories: true)
 
         let (found, rejected) = try store.newestValid()
         XCTAssertEqual(found?.state.step, 2)
@@ -91,6 +99,21 @@ final class CheckpointStoreTests: CheckpointTestCase {
         // A named checkpoint is verified and never replaced by another.
         XCTAssertThrowsError(try again.resume(from: .path(store.url(step: 8).path))) { error in
             XCTAssertTrue("\(error)".contains("step-00000008/model.safetensors"), "\(error)")
+        }
+    }
+
+    func testAnEditedTrainerStateIsCaughtBySHA256SUMS() throws {
+        let run = scratch.appendingPathComponent("run")
+        _ = try makeTrainer(Self.mlpConfig, overrides: ["training.steps=3"], runDirectory: run).run()
+        let directory = CheckpointStore(runDirectory: run).url(step: 3)
+        let state = directory.appendingPathComponent("trainer.json")
+        let text = try String(contentsOf: state, encoding: .utf8)
+        // Still valid JSON, still a plausible state: only the digest tells.
+        try text.replacingOccurrences(of: "\"stepCount\" : 3", with: "\"stepCount\" : 4")
+            .write(to: state, atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try CheckpointStore.verify(directory)) { error in
+            guard case CheckpointError.checksumMismatch(let path, _, _) = error else { return XCTFail("\(error)") }
+            XCTAssertEqual(path, state.path)
         }
     }
 

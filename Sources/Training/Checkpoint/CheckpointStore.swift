@@ -31,6 +31,9 @@ public struct CheckpointStore: Sendable {
     public static let optimizerFile = "optimizer.safetensors"
     public static let stateFile = "trainer.json"
     public static let latestFile = "latest"
+    /// The digests of every file, in `sha256sum` format: `sha256sum -c SHA256SUMS`
+    /// checks a checkpoint without this program.
+    public static let checksumsFile = "SHA256SUMS"
     static let temporaryPrefix = ".tmp-"
 
     /// `step-00001200` for step 1200.
@@ -143,6 +146,12 @@ public struct CheckpointStore: Sendable {
         return removed
     }
 
+    /// Writes ``checksumsFile`` into `directory` from digests by file name.
+    static func writeChecksums(in directory: URL, _ digests: [String: String]) throws {
+        let text = digests.keys.sorted().map { "\(digests[$0]!)  \($0)\n" }.joined()
+        try writeFileSynced(directory.appendingPathComponent(checksumsFile).path, Data(text.utf8))
+    }
+
     // MARK: - Verifying
 
     /// Reads `trainer.json` of the checkpoint in `directory` and checks the
@@ -155,6 +164,15 @@ public struct CheckpointStore: Sendable {
         let statePath = directory.appendingPathComponent(stateFile).path
         guard let data = FileManager.default.contents(atPath: statePath) else {
             throw CheckpointError.missingFile(statePath)
+        }
+        // trainer.json cannot record its own digest; SHA256SUMS does, when present.
+        if let sums = FileManager.default.contents(atPath: directory.appendingPathComponent(checksumsFile).path) {
+            let expected = String(decoding: sums, as: UTF8.self).split(separator: "\n")
+                .first { $0.hasSuffix("  " + stateFile) }.map { String($0.prefix(64)) }
+            let actual = SHA256.hex(of: Array(data))
+            guard let expected, expected == actual else {
+                throw CheckpointError.checksumMismatch(path: statePath, expected: expected ?? "(not listed)", actual: actual)
+            }
         }
         let state = try TrainerState.decode(data, path: statePath)
         for required in [modelFile, optimizerFile] where state.files[required] == nil {

@@ -158,9 +158,11 @@ extension Trainer {
                                  stateNames: states.map(\.name),
                                  shards: shards.map { $0.map { [$0.lowerBound, $0.upperBound] } }),
                 config: config.yaml, configDigest: config.digest, vocabulary: data.vocabulary?.serialized,
-                files: files,
-                inputPreprocessing: (data.train as? PreprocessedDataset)?.steps)
-            try writeFileSynced(directory!.appendingPathComponent(CheckpointStore.stateFile).path, try record.encoded())
+                files: files)
+            let stateDigest = try writeFileSynced(directory!.appendingPathComponent(CheckpointStore.stateFile).path,
+                                                  try record.encoded())
+            try CheckpointStore.writeChecksums(in: directory!, files.mapValues(\.sha256)
+                .merging([CheckpointStore.stateFile: stateDigest]) { a, _ in a })
             directory = try store.publish(directory!, step: step)
             store.prune(keepLast: config.int("checkpoint.keep_last"), keepEvery: config.int("checkpoint.keep_every"))
         }
