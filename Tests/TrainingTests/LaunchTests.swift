@@ -195,4 +195,64 @@ final class LaunchTests: XCTestCase {
         XCTAssertTrue(result.stderr.contains("optimizer.lr: expected a number"), result.stderr)
         XCTAssertFalse(result.stdout.contains("attempt 2"), result.stdout)
     }
+
+    // MARK: - Preemption
+
+    /// SIGTERM to `ddp launch` mid-run: the ranks checkpoint at a step
+    /// boundary, the launcher exits with the preemption code without a
+    /// restart, and a second launch resumes and ends bitwise where an
+    /// uninterrupted run of the same length ends.
+    func testSIGTERMCheckpointsExitsWithThePreemptionCodeAndResumesBitwise() throws {
+        let config = scratch.appendingPathComponent("long.yaml")
+        // Constant learning rate, so the total step count (changed for the resume) does not change any update.
+        try Self.smallMLP(steps: 1_000_000).replacingOccurrences(of: "checkpoint:\n  every: 10\n", with: "checkpoint:\n  every: 1000000\n")
+            .write(to: config, atomically: true, encoding: .utf8)
+        let run = scratch.appendingPathComponent("preempted")
+        let output = scratch.appendingPathComponent("launch.out")
+        FileManager.default.createFile(atPath: output.path, contents: nil)
+        let process = Process()
+        process.executableURL = try MPIRun.executableURL(named: "ddp")
+        process.arguments = ["launch", "-n", "2", "--config", config.path, "--run-dir", run.path]
+        process.environment = MPIRun.childEnvironment()
+        process.standardOutput = try FileHandle(forWritingTo: output)
+        process.standardError = process.standardOutput
+        try process.run()
+        defer { if process.isRunning { process.terminate() } }
+
+        func log() -> String { (try? String(contentsOf: output, encoding: .utf8)) ?? "" }
+        func waitFor(_ seconds: Double, _ condition: () -> Bool) -> Bool {
+            let deadline = Date().addingTimeInterval(seconds)
+            while Date() < deadline {
+                if condition() { return true }
+                usleep(50_000)
+            }
+            return condition()
+        }
+        XCTAssertTrue(waitFor(120) { log().contains("step 50/") }, log())
+        kill(process.processIdentifier, SIGTERM)
+        XCTAssertTrue(waitFor(120) { !process.isRunning }, "ddp launch did not stop after SIGTERM\n\(log())")
+        guard !process.isRunning else { return }
+        let text = log()
+        XCTAssertEqual(process.terminationStatus, JobExitCode.preempted, text)
+        XCTAssertTrue(text.contains("received SIGTERM, sending SIGUSR1 to mpirun"), text)
+        XCTAssertFalse(text.contains("attempt 2"), "no restart after a signal\n\(text)")
+        let progress = RunProgress(runDirectory: run)
+        let stopped = try XCTUnwrap(progress.checkpointStep, "no checkpoint after SIGTERM\n\(text)")
+        XCTAssertGreaterThanOrEqual(stopped, 50)
+        XCTAssertTrue(text.contains("ddp: preempted at step \(stopped)"), text)
+        XCTAssertTrue(text.contains("summary: 1 attempt(s): #1 preempted"), text)
+
+        // Launching again resumes; 10 more steps end where an uninterrupted run of stopped + 10 does.
+        let end = stopped + 10
+        let resumed = try launch(["-n", "2", "--config", config.path, "--run-dir", run.path,
+                                  "--set", "training.steps=\(end)"])
+        XCTAssertEqual(resumed.exitCode, 0, "\(resumed)")
+        XCTAssertTrue(resumed.stdout.contains("resuming from the checkpoint of step \(stopped)"), resumed.stdout)
+        let reference = scratch.appendingPathComponent("reference")
+        let straight = try launch(["-n", "2", "--config", config.path, "--run-dir", reference.path,
+                                   "--set", "training.steps=\(end)"])
+        XCTAssertEqual(straight.exitCode, 0, "\(straight)")
+        XCTAssertEqual(try modelBytes(run, step: end), try modelBytes(reference, step: end),
+                       "parameters after a preempted and resumed run differ from an uninterrupted run's")
+    }
 }

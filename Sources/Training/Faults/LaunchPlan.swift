@@ -25,6 +25,9 @@ public struct LaunchPlan: Sendable, Equatable {
     public var cores: Int
     /// Whether standard output is a terminal (else ranks print plain lines).
     public var stdoutIsTerminal: Bool
+    /// Whether this runs inside a scheduler's allocation (Slurm), whose slots
+    /// mpirun reads itself: then this machine's core count means nothing.
+    public var insideAllocation = false
     /// Environment variables to export to every rank with `-x` when set
     /// here, so ranks on other nodes see them too.
     public var exported: [String: String] = [:]
@@ -56,7 +59,7 @@ public struct LaunchPlan: Sendable, Equatable {
         if isRoot { arguments.append("--allow-run-as-root") }
         // A hostfile declares its own slots; on one machine more ranks than
         // cores need oversubscription and no core binding (two ranks bound to one core would crawl).
-        if hostfile == nil && ranks > cores { arguments += ["--oversubscribe", "--bind-to", "none"] }
+        if hostfile == nil && !insideAllocation && ranks > cores { arguments += ["--oversubscribe", "--bind-to", "none"] }
         if let hostfile { arguments += ["--hostfile", hostfile] }
         var exports = exported
         if !stdoutIsTerminal { exports["DDP_PLAIN_PROGRESS"] = "1" }

@@ -11,14 +11,19 @@ struct LaunchCommand: ParsableCommand {
         commandName: "launch",
         abstract: "Run `ddp train` on N ranks under mpirun; resume, restart after failures, forward signals.",
         discussion: """
-            Each attempt runs `mpirun -np N [flags] <this ddp> train --config X --run-dir D --resume auto`,
-            so it continues from the newest valid checkpoint in D. After a failure (a rank died, the
-            watchdog fired) the whole job is started again, up to --max-restarts times. SIGUSR1 and
-            SIGTERM ask the ranks to checkpoint at the next step boundary and exit with code \(JobExitCode.preempted)
-            (a second SIGTERM stops them at once); SIGINT stops the job. Exit code: 0 when the run
-            completed, \(JobExitCode.preempted) when preempted (requeue the job), \(JobExitCode.userError) for a
-            config or input error, else the last attempt's.
-            Arguments after `--` go to mpirun:  ddp launch -n 4 --config c.yaml -- --mca btl tcp,self
+            Each attempt runs `mpirun -np N [flags] <this ddp> train --config X --run-dir D --resume auto`, \
+            so it continues from the newest valid checkpoint in D. After a failure (a rank died, the \
+            collective watchdog fired) the whole job starts again, up to --max-restarts times.
+
+            Signals: SIGUSR1, or a first SIGTERM, reaches the ranks as SIGUSR1: they write a checkpoint \
+            at the next step boundary and exit with code \(JobExitCode.preempted). A second SIGTERM, or \
+            SIGINT, stops the job at once. No restart follows a signal.
+
+            Exit code: 0 when the run completed; \(JobExitCode.preempted) when preempted (requeue the job, \
+            the next launch resumes); \(JobExitCode.userError) for a config or input error (not restarted); \
+            else the last attempt's (\(JobExitCode.watchdog) for the watchdog, 128+N for a rank killed by signal N).
+
+            Arguments after `--` go to mpirun: ddp launch -n 4 --config c.yaml -- --mca btl self,vader
             """
     )
 
@@ -33,6 +38,9 @@ struct LaunchCommand: ParsableCommand {
 
     @Option(name: .customLong("run-dir"), help: "Where the run writes and resumes from; default runs/<config name>.")
     var runDirectory: String?
+
+    @Flag(name: .long, help: "Plain log lines instead of a progress bar, even on a terminal.")
+    var plain = false
 
     @Option(name: .customLong("max-restarts"), help: "Restarts of the whole job after failures.")
     var maxRestarts = 3
@@ -102,9 +110,11 @@ struct LaunchCommand: ParsableCommand {
                               isRoot: geteuid() == 0, cores: ProcessInfo.processInfo.activeProcessorCount,
                               stdoutIsTerminal: isatty(STDOUT_FILENO) != 0)
         plan.overrides = overrides
+        if plain { plan.exported["DDP_PLAIN_PROGRESS"] = "1" }
         plan.hostfile = hostfile.map(absolute)
         plan.extraMPIArguments = mpirunArguments
         let environment = ProcessInfo.processInfo.environment
+        plan.insideAllocation = environment["SLURM_JOB_ID"] != nil
         for name in LaunchPlan.forwardedVariables {
             if let value = environment[name] { plan.exported[name] = value }
         }
@@ -201,14 +211,19 @@ private func spawnChild(_ executable: String, arguments: [String], environment: 
 /// SIGUSR1 untouched, while its own answer to SIGTERM kills the ranks a second
 /// later, too soon for a checkpoint. The ranks treat both alike (checkpoint at
 /// the next step boundary, exit with the preemption code). A second SIGTERM,
-/// and SIGINT, are passed on as they are: stop now.
+/// and SIGINT, are passed on as they are: stop now. A SIGTERM within a few
+/// seconds of the first is a duplicate, not a second request: Slurm's
+/// `scancel` signals every process of the job, so the launcher hears it both
+/// from Slurm and from its batch script.
 final class SignalForwarder {
     static let handled = [SIGINT, SIGTERM, SIGUSR1]
 
     private let lock = NSLock()
     private var _child: pid_t?
     private var _stopRequested = false
-    private var terms = 0
+    private var firstTerm: Date?
+    /// Seconds after a first SIGTERM during which another one is a duplicate.
+    static let duplicateWindow = 5.0
     private var sources: [DispatchSourceSignal] = []
     private let queue = DispatchQueue(label: "ddp.launch.signals")
 
@@ -249,8 +264,16 @@ final class SignalForwarder {
         _stopRequested = true
         var forward = signal
         if signal == SIGTERM {
-            terms += 1
-            if terms == 1 { forward = SIGUSR1 }
+            if let firstTerm {
+                if Date().timeIntervalSince(firstTerm) < Self.duplicateWindow {
+                    lock.unlock()
+                    say("received SIGTERM again within \(Int(Self.duplicateWindow)) s: taken as the same request")
+                    return
+                }
+            } else {
+                firstTerm = Date()
+                forward = SIGUSR1
+            }
         }
         let child = _child
         lock.unlock()
