@@ -9,7 +9,7 @@
 #      (only when `ddp train` handles the preemption signals).
 # Daemons are stopped and the scratch directory removed at exit. Every wait is bounded.
 #
-#   launch/slurm-test.sh          # uses .build/release/ddp, else .build/debug/ddp (DDP_BIN overrides)
+#   launch/slurm-test.sh          # uses the newer of .build/{release,debug}/ddp (DDP_BIN overrides)
 #
 # Needs root (apt-get install, daemons) in a machine or container without
 # systemd: cgroups are not used (proctrack/linuxproc, task/none).
@@ -33,7 +33,8 @@ fi
 
 ddp="${DDP_BIN:-}"
 if [ -z "$ddp" ]; then
-    for candidate in .build/release/ddp .build/debug/ddp; do
+    # The newer of the two builds: a stale release binary must not hide the tested debug one.
+    for candidate in $(ls -t .build/release/ddp .build/debug/ddp 2>/dev/null); do
         if [ -x "$candidate" ]; then ddp="$repo/$candidate"; break; fi
     done
 fi
