@@ -100,7 +100,11 @@ struct TrainCommand: ParsableCommand {
                 }
                 throw ExitCode(JobExitCode.preempted)
             }
-            if leader {
+            if leader && trainer.step >= trainer.totalSteps && summary.finalTrainLoss.isNaN {
+                // Resumed from a checkpoint at the end of the run: nothing new to report.
+                print("ddp: nothing to do, the run is already complete at step \(trainer.step) of \(trainer.totalSteps); "
+                      + "raise training.steps or training.epochs to continue, or use another --run-dir to start fresh")
+            } else if leader {
                 var line = String(format: "ddp: done, %d steps in %.1f s (%.0f samples/s), final train loss %.4f",
                                   summary.steps, summary.seconds, summary.samplesPerSecond, summary.finalTrainLoss)
                 if let evaluation = summary.evaluation {
