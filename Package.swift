@@ -20,6 +20,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
     ],
     targets: [
         // MARK: - Layer 1: C shims
@@ -68,12 +69,26 @@ let package = Package(
             ]
         ),
 
+        // MARK: - Layer 7: serving a trained model over HTTP
+
+        // Kept apart from Training: serving is a separate concern (a network
+        // service with its own dependencies), used only by the `ddp serve` command.
+        .target(
+            name: "Serving",
+            dependencies: [
+                "Training",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
         // MARK: - Layer 7: the command line
 
         .executableTarget(
             name: "ddp",
             dependencies: [
                 "Training",
+                "Serving",
                 "DataParallel",
                 "MPI",
                 "TensorCore",

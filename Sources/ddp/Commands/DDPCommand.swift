@@ -11,5 +11,6 @@ struct DDPCommand: ParsableCommand {
               mpirun -np 2 ddp train --config configs/mnist-mlp.yaml
             """,
         subcommands: [TrainCommand.self, LaunchCommand.self, EnvCommand.self, BenchCommand.self, ConfigCommand.self, PlotCommand.self, CompressCommand.self]
+            + [EvalCommand.self, PredictCommand.self, InspectCommand.self, ServeCommand.self]
     )
 }

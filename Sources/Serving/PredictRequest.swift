@@ -1,0 +1,147 @@
+import Foundation
+import Training
+
+/// A `POST /v1/predict` body, validated against the loaded model.
+enum PredictRequest: Equatable {
+    /// Classify `rows` samples of raw values (as in the training data: pixels 0...255 for MNIST).
+    case classify(values: [Float], rows: Int, topK: Int)
+    /// Continue a prompt with the language model.
+    case generate(prompt: String, tokens: Int, temperature: Double, topK: Int?, seed: UInt64)
+}
+
+/// Why a request body was refused; the message goes back to the client as is.
+struct RequestProblem: Error, Equatable {
+    let message: String
+    init(_ message: String) { self.message = message }
+}
+
+/// Checks of `POST /v1/predict` bodies: every way a body can be wrong gets
+/// a message saying which field and why, never a crash.
+struct PredictRequestParser {
+    /// Samples per classification request, at most.
+    let maxBatch: Int
+    /// Tokens one generation request may ask for, at most.
+    let maxTokens: Int
+    /// Raw values per sample, and the sample's shape (`[1, 28, 28]` for MNIST).
+    let sampleShape: [Int]
+    /// Classes of a classifier; 0 for a language model.
+    let classes: Int
+    /// Largest magnitude accepted for an input value: beyond it a model's
+    /// logits can overflow to infinity, which JSON cannot carry back.
+    static let largestValue: Double = 1e6
+
+    var sampleSize: Int { sampleShape.reduce(1, *) }
+
+    func parse(_ body: Data) throws -> PredictRequest {
+        guard !body.isEmpty else { throw RequestProblem("empty body: send a JSON object") }
+        let parsed: Any
+        do {
+            parsed = try JSONSerialization.jsonObject(with: body, options: [.fragmentsAllowed])
+        } catch {
+            throw RequestProblem("body is not valid JSON")
+        }
+        guard let object = parsed as? [String: Any] else { throw RequestProblem("body must be a JSON object") }
+        return classes > 0 ? try parseClassification(object) : try parseGeneration(object)
+    }
+
+    private func parseClassification(_ object: [String: Any]) throws -> PredictRequest {
+        try rejectUnknownKeys(object, allowed: ["inputs", "image", "top_k"])
+        let topK = try optionalInt(object, "top_k", in: 1...classes) ?? min(3, classes)
+        switch (object["inputs"], object["image"]) {
+        case (nil, nil):
+            throw RequestProblem("give \"inputs\" (a list of samples of \(sampleSize) numbers) or \"image\" (\(imageDescription))")
+        case (.some, .some):
+            throw RequestProblem("give either \"inputs\" or \"image\", not both")
+        case (let inputs?, nil):
+            guard let list = inputs as? [Any] else { throw RequestProblem("\"inputs\" must be a list of samples") }
+            guard !list.isEmpty else { throw RequestProblem("\"inputs\" is empty") }
+            guard list.count <= maxBatch else {
+                throw RequestProblem("\"inputs\" holds \(list.count) samples; at most \(maxBatch) per request")
+            }
+            var values: [Float] = []
+            values.reserveCapacity(list.count * sampleSize)
+            for (i, sample) in list.enumerated() {
+                guard let numbers = sample as? [Any] else {
+                    throw RequestProblem("inputs[\(i)] must be a list of \(sampleSize) numbers")
+                }
+                guard numbers.count == sampleSize else {
+                    throw RequestProblem("inputs[\(i)] has \(numbers.count) values; the model takes \(sampleSize)")
+                }
+                for (j, number) in numbers.enumerated() { values.append(try value(number, at: "inputs[\(i)][\(j)]")) }
+            }
+            return .classify(values: values, rows: list.count, topK: topK)
+        case (nil, let image?):
+            guard sampleShape.count == 3 else {
+                throw RequestProblem("this model takes \(sampleSize) features, not images: use \"inputs\"")
+            }
+            let (rows, columns) = (sampleShape[1], sampleShape[2])
+            guard let lines = image as? [Any], lines.count == rows else {
+                throw RequestProblem("\"image\" must be a list of \(rows) rows of \(columns) pixel values")
+            }
+            var values: [Float] = []
+            values.reserveCapacity(rows * columns)
+            for (r, line) in lines.enumerated() {
+                guard let pixels = line as? [Any], pixels.count == columns else {
+                    throw RequestProblem("image[\(r)] must be a list of \(columns) pixel values")
+                }
+                for (c, pixel) in pixels.enumerated() { values.append(try value(pixel, at: "image[\(r)][\(c)]")) }
+            }
+            return .classify(values: values, rows: 1, topK: topK)
+        }
+    }
+
+    private func parseGeneration(_ object: [String: Any]) throws -> PredictRequest {
+        try rejectUnknownKeys(object, allowed: ["prompt", "tokens", "temperature", "top_k", "seed"])
+        guard let field = object["prompt"] else { throw RequestProblem("give \"prompt\": the text to continue") }
+        guard let prompt = field as? String else { throw RequestProblem("\"prompt\" must be a string") }
+        guard !prompt.isEmpty else { throw RequestProblem("\"prompt\" is empty") }
+        let tokens = try optionalInt(object, "tokens", in: 0...maxTokens) ?? min(100, maxTokens)
+        let temperature = try optionalNumber(object, "temperature", in: 0...100) ?? 0.8
+        let topK = try optionalInt(object, "top_k", in: 1...Int(Int32.max))
+        let seed = try optionalInt(object, "seed", in: 0...Int.max) ?? 0
+        return .generate(prompt: prompt, tokens: tokens, temperature: temperature, topK: topK, seed: UInt64(seed))
+    }
+
+    private var imageDescription: String {
+        sampleShape.count == 3 ? "\(sampleShape[1]) rows of \(sampleShape[2]) pixel values" : "not accepted by this model"
+    }
+
+    private func rejectUnknownKeys(_ object: [String: Any], allowed: Set<String>) throws {
+        if let unknown = object.keys.filter({ !allowed.contains($0) }).sorted().first {
+            throw RequestProblem("unknown field \"\(unknown)\"; this model accepts " + allowed.sorted().map { "\"\($0)\"" }.joined(separator: ", "))
+        }
+    }
+
+    /// A JSON number (not a bool, which JSONSerialization also hands over as NSNumber).
+    private func number(_ any: Any) -> Double? {
+        // Foundation types JSON booleans as char ("c"); JSON numbers are never chars.
+        guard let n = any as? NSNumber, String(cString: n.objCType) != "c" else { return nil }
+        return n.doubleValue
+    }
+
+    private func value(_ any: Any, at path: String) throws -> Float {
+        guard let x = number(any) else { throw RequestProblem("\(path) is not a number") }
+        guard x.isFinite && abs(x) <= Self.largestValue else {
+            throw RequestProblem("\(path) = \(x) is outside ±\(Int(Self.largestValue))")
+        }
+        return Float(x)
+    }
+
+    private func optionalNumber(_ object: [String: Any], _ key: String, in range: ClosedRange<Double>) throws -> Double? {
+        guard let field = object[key] else { return nil }
+        guard let x = number(field) else { throw RequestProblem("\"\(key)\" must be a number") }
+        guard range.contains(x) else { throw RequestProblem("\"\(key)\" = \(x) is not in \(range.lowerBound)...\(range.upperBound)") }
+        return x
+    }
+
+    private func optionalInt(_ object: [String: Any], _ key: String, in range: ClosedRange<Int>) throws -> Int? {
+        guard let field = object[key] else { return nil }
+        guard let x = number(field), x == x.rounded(), abs(x) < 9e18 else {
+            throw RequestProblem("\"\(key)\" must be an integer")
+        }
+        guard range.contains(Int(x)) else {
+            throw RequestProblem("\"\(key)\" = \(Int(x)) is not in \(range.lowerBound)...\(range.upperBound)")
+        }
+        return Int(x)
+    }
+}

@@ -1,0 +1,136 @@
+import CZlib
+
+/// A minimal PNG reader: 8-bit grayscale, gray+alpha, RGB or RGBA images,
+/// not interlaced: enough for a digit drawn in any image tool.
+enum PNGDecoder {
+    /// Decodes the PNG file `bytes` to one grayscale image.
+    static func decode(_ bytes: [UInt8], source: String) throws -> ImageBatch {
+        func invalid(_ reason: String) -> InferenceError { .invalidInput(source: source, reason: "PNG: " + reason) }
+        func word(_ at: Int) -> Int { (0..<4).reduce(0) { $0 << 8 | Int(bytes[at + $1]) } }
+        var position = 8
+        var width = 0, height = 0, channels = 0
+        var compressed: [UInt8] = []
+        var sawHeader = false, sawEnd = false
+        while position + 12 <= bytes.count {
+            let length = word(position)
+            let type = String(decoding: bytes[(position + 4)..<(position + 8)], as: UTF8.self)
+            let body = position + 8
+            guard length >= 0, body + length + 4 <= bytes.count else { throw invalid("chunk \(type) is truncated") }
+            switch type {
+            case "IHDR":
+                guard length >= 13 else { throw invalid("IHDR is too short") }
+                width = word(body)
+                height = word(body + 4)
+                let depth = Int(bytes[body + 8]), color = Int(bytes[body + 9]), interlace = Int(bytes[body + 12])
+                guard depth == 8 else { throw invalid("bit depth \(depth) is not supported (only 8)") }
+                switch color {
+                case 0: channels = 1
+                case 2: channels = 3
+                case 4: channels = 2
+                case 6: channels = 4
+                default: throw invalid("color type \(color) is not supported (gray, gray+alpha, RGB or RGBA only)")
+                }
+                guard interlace == 0 else { throw invalid("interlaced images are not supported") }
+                guard width > 0, height > 0, width * height <= 1 << 26 else {
+                    throw invalid("image size \(width)x\(height) is not usable")
+                }
+                sawHeader = true
+            case "IDAT":
+                compressed += bytes[body..<(body + length)]
+            case "IEND":
+                sawEnd = true
+            default:
+                break
+            }
+            if sawEnd { break }
+            position = body + length + 4
+        }
+        guard sawHeader else { throw invalid("no IHDR chunk") }
+        guard !compressed.isEmpty else { throw invalid("no image data (IDAT)") }
+        let stride = width * channels
+        let raw = try inflateAll(compressed, expected: height * (stride + 1), source: source)
+        guard raw.count == height * (stride + 1) else {
+            throw invalid("image data has \(raw.count) bytes, expected \(height * (stride + 1))")
+        }
+        var pixels = [UInt8](repeating: 0, count: height * stride)
+        for y in 0..<height {
+            let filter = raw[y * (stride + 1)]
+            let line = y * (stride + 1) + 1
+            for x in 0..<stride {
+                let value = Int(raw[line + x])
+                let left = x >= channels ? Int(pixels[y * stride + x - channels]) : 0
+                let up = y > 0 ? Int(pixels[(y - 1) * stride + x]) : 0
+                let upLeft = y > 0 && x >= channels ? Int(pixels[(y - 1) * stride + x - channels]) : 0
+                let predicted: Int
+                switch filter {
+                case 0: predicted = 0
+                case 1: predicted = left
+                case 2: predicted = up
+                case 3: predicted = (left + up) / 2
+                case 4: predicted = paeth(left, up, upLeft)
+                default: throw invalid("row \(y) has unknown filter type \(filter)")
+                }
+                pixels[y * stride + x] = UInt8(truncatingIfNeeded: value + predicted)
+            }
+        }
+        var gray = [Float](repeating: 0, count: width * height)
+        for i in 0..<(width * height) {
+            let p = i * channels
+            gray[i] = channels >= 3
+                ? 0.299 * Float(pixels[p]) + 0.587 * Float(pixels[p + 1]) + 0.114 * Float(pixels[p + 2])
+                : Float(pixels[p])
+        }
+        return ImageBatch(count: 1, rows: height, columns: width, pixels: gray)
+    }
+
+    /// The PNG Paeth predictor: whichever neighbour is closest to `a + b - c`.
+    static func paeth(_ a: Int, _ b: Int, _ c: Int) -> Int {
+        let p = a + b - c
+        let pa = abs(p - a), pb = abs(p - b), pc = abs(p - c)
+        if pa <= pb && pa <= pc { return a }
+        return pb <= pc ? b : c
+    }
+}
+
+/// Inflates a whole zlib or gzip stream.
+///
+/// - Parameter expected: The decompressed size when known (a PNG's), else it grows.
+func inflateAll(_ compressed: [UInt8], expected: Int?, source: String) throws -> [UInt8] {
+    // One spare byte for a known size lets zlib report the end without running out of room.
+    var output = [UInt8](repeating: 0, count: max(expected.map { $0 + 1 } ?? compressed.count * 4, 64))
+    var produced = 0
+    var stream = z_stream()
+    guard czlib_inflate_init_auto(&stream) == Z_OK else {
+        throw InferenceError.invalidInput(source: source, reason: "zlib could not start inflating")
+    }
+    defer { inflateEnd(&stream) }
+    var status: Int32 = Z_OK
+    compressed.withUnsafeBufferPointer { input in
+        stream.next_in = UnsafeMutablePointer(mutating: input.baseAddress)
+        stream.avail_in = UInt32(input.count)
+        while true {
+            if produced == output.count {
+                // A stream longer than announced is corrupt; an unknown size grows.
+                if expected != nil { status = Z_DATA_ERROR; break }
+                output.append(contentsOf: repeatElement(0, count: output.count))
+            }
+            let room = output.count - produced
+            status = output.withUnsafeMutableBufferPointer { out -> Int32 in
+                stream.next_out = out.baseAddress! + produced
+                stream.avail_out = UInt32(room)
+                let result = inflate(&stream, Z_NO_FLUSH)
+                produced += room - Int(stream.avail_out)
+                return result
+            }
+            if status == Z_STREAM_END { break }
+            if status == Z_BUF_ERROR && stream.avail_in == 0 { break }
+            if status != Z_OK && status != Z_BUF_ERROR { break }
+        }
+    }
+    guard status == Z_STREAM_END else {
+        let reason = status == Z_BUF_ERROR ? "compressed data end early (truncated file)" : "compressed data are corrupt"
+        throw InferenceError.invalidInput(source: source, reason: reason)
+    }
+    output.removeLast(output.count - produced)
+    return output
+}

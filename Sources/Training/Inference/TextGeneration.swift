@@ -1,0 +1,70 @@
+import DataPipeline
+import NeuralNet
+
+/// Text continued by a checkpoint's language model.
+public struct GeneratedText: Equatable, Sendable, Codable {
+    /// The prompt as given.
+    public var prompt: String
+    /// The generated continuation (without the prompt).
+    public var text: String
+    /// Its token ids.
+    public var tokens: [Int]
+}
+
+extension InferenceSession {
+    /// Continues `prompt` with the language model.
+    ///
+    /// A model trained on a character corpus takes text; one trained on
+    /// synthetic tokens (no vocabulary) takes token ids separated by spaces
+    /// or commas, and its output is ids as well.
+    ///
+    /// - Parameters:
+    ///   - prompt: At least one character (or token id).
+    ///   - count: Tokens to generate, 0 or more.
+    ///   - temperature: 0 takes the most likely token each time.
+    ///   - topK: Samples among the `topK` most likely tokens; `nil` for all.
+    ///   - seed: Fixes the draws.
+    /// - Throws: ``InferenceError`` for a classifier, an empty prompt, a
+    ///   character outside the vocabulary, or bad numbers.
+    public func generate(prompt: String, count: Int, temperature: Double, topK: Int?, seed: UInt64) throws -> GeneratedText {
+        guard let gpt = languageModel, case .languageModel(let vocabularySize, _) = task else {
+            throw InferenceError.unsupported("\(directory.path): the model is a classifier; it cannot generate text")
+        }
+        guard !prompt.isEmpty else { throw InferenceError.invalidInput(source: "prompt", reason: "the prompt is empty") }
+        guard count >= 0 && count <= 100_000 else {
+            throw InferenceError.invalidInput(source: "tokens", reason: "\(count) is not in 0...100000")
+        }
+        guard temperature.isFinite && temperature >= 0 && temperature <= 100 else {
+            throw InferenceError.invalidInput(source: "temperature", reason: "\(temperature) is not in 0...100")
+        }
+        if let topK, topK < 1 { throw InferenceError.invalidInput(source: "top-k", reason: "\(topK) must be at least 1") }
+        let ids = try encode(prompt, vocabularySize: vocabularySize)
+        let generated = gpt.generate(prompt: ids, count: count, temperature: Float(temperature), topK: topK, seed: seed)
+        let text = vocabulary.map { $0.decode(generated) } ?? generated.map(String.init).joined(separator: " ")
+        return GeneratedText(prompt: prompt, text: text, tokens: generated)
+    }
+
+    private func encode(_ prompt: String, vocabularySize: Int) throws -> [Int] {
+        if let vocabulary {
+            do {
+                return try vocabulary.encode(prompt, file: "prompt").map(Int.init)
+            } catch DataError.unknownCharacter(_, let character, let offset) {
+                let shown = character.unicodeScalars.first.map { $0.escaped(asASCII: true) } ?? character
+                throw InferenceError.invalidInput(
+                    source: "prompt",
+                    reason: "character '\(shown)' at offset \(offset) is not in the model's vocabulary of \(vocabulary.count) characters")
+            }
+        }
+        let parts = prompt.split { $0 == " " || $0 == "," }
+        var ids: [Int] = []
+        for part in parts {
+            guard let id = Int(part), id >= 0, id < vocabularySize else {
+                throw InferenceError.invalidInput(
+                    source: "prompt", reason: "'\(part)' is not a token id in 0..<\(vocabularySize) (this model has no character vocabulary)")
+            }
+            ids.append(id)
+        }
+        guard !ids.isEmpty else { throw InferenceError.invalidInput(source: "prompt", reason: "the prompt holds no token ids") }
+        return ids
+    }
+}

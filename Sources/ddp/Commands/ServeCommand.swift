@@ -1,0 +1,101 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import Logging
+import Serving
+import Training
+
+/// `ddp serve`: a checkpoint as an HTTP prediction service.
+struct ServeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Serve a checkpoint over HTTP: POST /v1/predict, GET /healthz, GET /metrics.",
+        discussion: """
+            Classifier:      curl -s localhost:8080/v1/predict -d '{"inputs": [[784 pixel values 0-255]]}'
+                             curl -s localhost:8080/v1/predict -d '{"image": [[28 values], ... 28 rows], "top_k": 3}'
+            Language model:  curl -s localhost:8080/v1/predict -d '{"prompt": "ROMEO:", "tokens": 100, "temperature": 0.8}'
+            Concurrent classification requests are batched into one forward pass. SIGTERM or
+            SIGINT stop accepting connections, finish the requests in flight, and exit 0.
+            """
+    )
+
+    @Option(name: .long, help: "A checkpoint directory, or a run directory (its newest valid checkpoint).")
+    var checkpoint: String
+
+    @Option(name: .long, help: "Address to listen on.")
+    var host: String = "127.0.0.1"
+
+    @Option(name: .long, help: "Port to listen on; 0 picks a free port (printed at start).")
+    var port: Int = 8080
+
+    @Option(name: .customLong("max-batch"), help: "Most samples per forward pass (and per request).")
+    var maxBatch: Int = 64
+
+    @Option(name: .customLong("batch-window-ms"), help: "How long the first request of a batch waits for others, in milliseconds.")
+    var batchWindowMilliseconds: Double = 2
+
+    @Option(name: .customLong("max-body-bytes"), help: "Largest request body; larger ones are answered 413.")
+    var maxBodyBytes: Int = 1 << 20
+
+    @Option(name: .customLong("max-tokens"), help: "Most tokens one generation request may ask for.")
+    var maxTokens: Int = 1000
+
+    @Option(name: .customLong("data-dir"), help: "Where the data sets are (only for checkpoints without recorded preprocessing).")
+    var dataDirectory: String?
+
+    func validate() throws {
+        guard (0...65535).contains(port) else { throw ValidationError("--port must be in 0...65535") }
+        guard maxBatch >= 1 else { throw ValidationError("--max-batch must be at least 1") }
+        guard batchWindowMilliseconds >= 0 && batchWindowMilliseconds <= 10_000 else {
+            throw ValidationError("--batch-window-ms must be in 0...10000")
+        }
+        guard maxBodyBytes >= 1 else { throw ValidationError("--max-body-bytes must be at least 1") }
+        guard maxTokens >= 0 else { throw ValidationError("--max-tokens must not be negative") }
+    }
+
+    func run() throws {
+        var loaded: InferenceSession?
+        try exitOnUserError {
+            loaded = try InferenceSession(path: checkpoint, dataDirectory: dataDirectory)
+        }
+        guard let model = loaded else { return }
+        for skipped in model.skipped {
+            FileHandle.standardError.write(Data("ddp: warning: skipping invalid checkpoint: \(skipped)\n".utf8))
+        }
+        let options = ServiceOptions(host: host, port: port, maxBatch: maxBatch,
+                                     batchWindow: .microseconds(Int64(batchWindowMilliseconds * 1000)),
+                                     maxBodyBytes: maxBodyBytes, maxTokens: maxTokens)
+        let service = PredictionService(checkpoint: model, options: options)
+        let what = model.classCount > 0 ? "\(model.classCount)-class classifier, input \(model.sampleShape)" : "language model"
+        var logger = Logger(label: "ddp.serve")
+        logger.logLevel = .warning
+
+        // The command line is synchronous; the service runs as a task and
+        // this thread waits for it (nothing in the service needs the main thread).
+        let finished = DispatchSemaphore(value: 0)
+        let failure = FailureBox()
+        Task {
+            do {
+                try await service.run(logger: logger) { address in
+                    print("ddp: serving \(model.directory.path) (step \(model.state.step), \(what)) on http://\(address)")
+                    fflush(stdout)
+                }
+            } catch {
+                failure.error = error
+            }
+            finished.signal()
+        }
+        finished.wait()
+        if let error = failure.error {
+            printError("serve: \(error)")
+            throw ExitCode(1)
+        }
+        print("ddp: serve stopped")
+    }
+}
+
+/// Carries the service's error from its task back to the waiting thread;
+/// the semaphore orders the write before the read.
+private final class FailureBox: @unchecked Sendable {
+    var error: Error?
+}

@@ -1,0 +1,68 @@
+import Foundation
+import MPIRunSupport
+import XCTest
+
+/// Pieces shared by the eval, predict, inspect and serve tests: `ddp` runs
+/// in a child process and the metrics a training run wrote.
+class InferenceTestCase: CheckpointTestCase {
+    /// Runs `ddp` with `arguments` as one process (no mpirun).
+    func ddp(_ arguments: [String], timeout: TimeInterval = 120) throws -> MPIRunResult {
+        try MPIRun.runProcess(executable: try MPIRun.executableURL(named: "ddp"), arguments: arguments, timeout: timeout)
+    }
+
+    /// Trains `yaml` with `ddp train` on one rank into a fresh run directory.
+    func trainRun(_ yaml: String, name: String, extra: [String] = []) throws -> URL {
+        let config = try writeConfig(yaml, name: "\(name).yaml")
+        let run = scratch.appendingPathComponent(name)
+        let result = try ddpTrain(ranks: 1, config: config, runDirectory: run, extra: extra)
+        XCTAssertEqual(result.exitCode, 0, "\(result)")
+        return run
+    }
+
+    /// The last `kind: eval` record of a run's metrics.jsonl.
+    func lastEvaluation(_ run: URL) throws -> [String: Any] {
+        let text = try String(contentsOf: run.appendingPathComponent("metrics.jsonl"), encoding: .utf8)
+        let records = text.split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
+        return try XCTUnwrap(records.last { $0["kind"] as? String == "eval" }, "no eval record in metrics.jsonl")
+    }
+
+    /// The JSON object a command printed as its last line.
+    func jsonOutput(_ result: MPIRunResult) throws -> [String: Any] {
+        let line = try XCTUnwrap(result.stdoutLines.last { $0.hasPrefix("{") }, "no JSON in \(result)")
+        return try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+    }
+
+    /// Whether MNIST is where `launch/fetch-data.sh mnist` puts it.
+    func requireMNIST() throws -> String {
+        let directory = FileManager.default.currentDirectoryPath + "/data"
+        guard FileManager.default.fileExists(atPath: directory + "/mnist/t10k-images-idx3-ubyte") else {
+            throw XCTSkip("MNIST is not in data/mnist (run launch/fetch-data.sh mnist)")
+        }
+        return directory
+    }
+
+    /// A small synthetic classifier, evaluated on its whole validation split.
+    static let classifierConfig = """
+        model:
+          kind: mlp
+          hidden: [32]
+        data:
+          dataset: synthetic_classes
+          samples: 600
+          features: 12
+          classes: 4
+        optimizer:
+          kind: sgd
+          lr: 0.1
+          momentum: 0.9
+        training:
+          batch_size: 32
+          epochs: 0
+          steps: 40
+          log_every: 20
+          eval_batches: 0
+          eval_batch_size: 50
+        """
+}

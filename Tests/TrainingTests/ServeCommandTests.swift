@@ -1,0 +1,222 @@
+import Foundation
+import MPIRunSupport
+@testable import Training
+import XCTest
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `ddp serve` as a child process on a free loopback port, driven by real
+/// HTTP requests: predictions match the model, concurrent requests are
+/// batched, bad requests get 4xx answers that say why, the service stays
+/// up through all of it, and SIGTERM stops it cleanly.
+final class ServeCommandTests: InferenceTestCase {
+    /// A running `ddp serve`.
+    private final class Server {
+        let process = Process()
+        let port: Int
+        private let output = Pipe()
+        private(set) var transcript = ""
+
+        init(arguments: [String]) throws {
+            process.executableURL = try MPIRun.executableURL(named: "ddp")
+            process.arguments = ["serve", "--port", "0"] + arguments
+            process.environment = MPIRun.childEnvironment()
+            process.standardOutput = output
+            process.standardError = output
+            try process.run()
+            // The first line names the bound address; port 0 let the kernel pick a free one.
+            var line = ""
+            let handle = output.fileHandleForReading
+            while !line.contains("\n") {
+                let data = handle.availableData
+                if data.isEmpty { break }
+                line += String(decoding: data, as: UTF8.self)
+            }
+            transcript = line
+            guard let range = line.range(of: "on http://127.0.0.1:"),
+                  let port = Int(line[range.upperBound...].prefix { $0.isNumber }) else {
+                process.terminate()
+                throw XCTSkip("ddp serve did not start: \(line)")
+            }
+            self.port = port
+        }
+
+        /// Sends SIGTERM and waits for the exit; the rest of the output is kept.
+        func stop() -> Int32 {
+            kill(process.processIdentifier, SIGTERM)
+            let deadline = Date().addingTimeInterval(30)
+            while process.isRunning && Date() < deadline { usleep(20_000) }
+            if process.isRunning { process.interrupt(); kill(process.processIdentifier, SIGKILL); return -1 }
+            transcript += String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            return process.terminationStatus
+        }
+    }
+
+    /// One HTTP/1.1 exchange over a fresh connection: status and body.
+    private func http(_ port: Int, _ method: String, _ path: String, body: String? = nil,
+                      raw: String? = nil) throws -> (status: Int, body: String) {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw POSIXError(.EIO) }
+        defer { close(fd) }
+        var timeout = timeval(tv_sec: 30, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else { throw POSIXError(.ECONNREFUSED) }
+        let payload = Array((body ?? "").utf8)
+        let request = raw ?? "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+            + "Content-Type: application/json\r\nContent-Length: \(payload.count)\r\n\r\n"
+        var bytes = Array(request.utf8) + (raw == nil ? payload : [])
+        var sent = 0
+        while sent < bytes.count {
+            let n = bytes.withUnsafeMutableBytes { send(fd, $0.baseAddress! + sent, $0.count - sent, Int32(MSG_NOSIGNAL)) }
+            if n <= 0 { break }  // the server may close early on an oversized body
+            sent += n
+        }
+        bytes = []
+        var response = [UInt8]()
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = recv(fd, &buffer, buffer.count, 0)
+            if n <= 0 { break }
+            response += buffer[0..<n]
+        }
+        let text = String(decoding: response, as: UTF8.self)
+        guard let statusLine = text.split(separator: "\r\n").first, statusLine.hasPrefix("HTTP/1.1 "),
+              let status = Int(statusLine.dropFirst(9).prefix(3)) else { return (0, text) }
+        let bodyText = text.range(of: "\r\n\r\n").map { String(text[$0.upperBound...]) } ?? ""
+        return (status, bodyText)
+    }
+
+    private func object(_ text: String) throws -> [String: Any] {
+        try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any], text)
+    }
+
+    func testClassifierServiceBatchesValidatesAndStopsOnSIGTERM() throws {
+        let run = try trainRun(Self.classifierConfig, name: "served")
+        let session = try InferenceSession(path: run.path)
+        let server = try Server(arguments: ["--checkpoint", run.path, "--max-batch", "16", "--batch-window-ms", "100",
+                                            "--max-body-bytes", "4096"])
+        var stopped = false
+        defer { if !stopped { _ = server.stop() } }
+        let port = server.port
+
+        let health = try http(port, "GET", "/healthz")
+        XCTAssertEqual(health.status, 200, health.body)
+        XCTAssertEqual(try object(health.body)["status"] as? String, "ok")
+
+        // Predictions equal the model's on the same raw values.
+        let samples: [[Float]] = (0..<3).map { i in (0..<12).map { Float(sin(Double(i * 12 + $0))) * 2 } }
+        let body = "{\"inputs\": [" + samples.map { "[" + $0.map { "\($0)" }.joined(separator: ",") + "]" }.joined(separator: ",")
+            + "], \"top_k\": 2}"
+        let answer = try http(port, "POST", "/v1/predict", body: body)
+        XCTAssertEqual(answer.status, 200, answer.body)
+        let predictions = try XCTUnwrap(try object(answer.body)["predictions"] as? [[String: Any]])
+        let expected = session.classify(samples.flatMap { $0 }, rows: 3, topK: 2)
+        XCTAssertEqual(predictions.count, 3)
+        for (got, want) in zip(predictions, expected) {
+            XCTAssertEqual(got["label"] as? Int, want[0].label)
+            let top = try XCTUnwrap(got["top"] as? [[String: Any]])
+            XCTAssertEqual(top.map { $0["label"] as? Int }, want.map(\.label))
+            XCTAssertEqual(try XCTUnwrap(top[0]["probability"] as? Double), want[0].probability, accuracy: 1e-6)
+        }
+
+        // 12 concurrent clients, each one sample: answered correctly, in fewer forward passes than requests.
+        let clients = 12
+        var results = [(Int, Int?)](repeating: (0, nil), count: clients)
+        let lock = NSLock()
+        DispatchQueue.concurrentPerform(iterations: clients) { i in
+            let sample = samples[i % 3]
+            let single = "{\"inputs\": [[" + sample.map { "\($0)" }.joined(separator: ",") + "]]}"
+            let reply = try? http(port, "POST", "/v1/predict", body: single)
+            let label = reply.flatMap { try? JSONSerialization.jsonObject(with: Data($0.body.utf8)) as? [String: Any] }
+                .flatMap { ($0["predictions"] as? [[String: Any]])?.first?["label"] as? Int }
+            lock.lock()
+            results[i] = (reply?.status ?? 0, label)
+            lock.unlock()
+        }
+        for (i, result) in results.enumerated() {
+            XCTAssertEqual(result.0, 200, "client \(i)")
+            XCTAssertEqual(result.1, expected[i % 3][0].label, "client \(i)")
+        }
+
+        // Bad requests: each answered 4xx with a message naming the problem.
+        let bad: [(String, String, String?, Int, String)] = [
+            ("POST", "/v1/predict", "{not json", 400, "not valid JSON"),
+            ("POST", "/v1/predict", "[1, 2]", 400, "must be a JSON object"),
+            ("POST", "/v1/predict", "{\"inputs\": [[1, 2, 3]]}", 400, "inputs[0] has 3 values; the model takes 12"),
+            ("POST", "/v1/predict", "{\"inputs\": [[" + Array(repeating: "\"a\"", count: 12).joined(separator: ",") + "]]}",
+             400, "inputs[0][0] is not a number"),
+            ("POST", "/v1/predict", "{\"inputs\": []}", 400, "\\\"inputs\\\" is empty"),
+            ("POST", "/v1/predict", "{\"input\": [[1]]}", 400, "unknown field \\\"input\\\""),
+            ("POST", "/v1/predict", "{\"inputs\": [[" + Array(repeating: "1e300", count: 12).joined(separator: ",") + "]]}",
+             400, "is outside"),
+            ("POST", "/v1/predict", "{\"image\": [[1]]}", 400, "not images"),
+            ("POST", "/v1/predict", "{\"inputs\": [[" + Array(repeating: "0", count: 12).joined(separator: ",") + "]], \"top_k\": 9}",
+             400, "\\\"top_k\\\" = 9 is not in 1...4"),
+            ("POST", "/v1/predict", "{\"inputs\": [" + Array(repeating: "[" + Array(repeating: "0", count: 12).joined(separator: ",") + "]",
+                                                             count: 17).joined(separator: ",") + "]}",
+             400, "at most 16 per request"),
+            ("POST", "/v1/predict", String(repeating: " ", count: 5000), 413, "exceeds 4096 bytes"),
+            ("GET", "/nowhere", nil, 404, ""),
+        ]
+        for (method, path, text, status, message) in bad {
+            let reply = try http(port, method, path, body: text)
+            XCTAssertEqual(reply.status, status, "\(method) \(path) \(text?.prefix(60) ?? ""): \(reply.body)")
+            if !message.isEmpty { XCTAssertTrue(reply.body.contains(message), "\(reply.body) lacks \(message)") }
+        }
+        // Garbage that is not HTTP at all only closes that connection.
+        _ = try? http(port, "", "", raw: "\u{1}\u{2}GARBAGE\r\n\r\n")
+
+        // Still up, and the metrics account for everything.
+        XCTAssertEqual(try http(port, "GET", "/healthz").status, 200)
+        let metrics = try http(port, "GET", "/metrics")
+        XCTAssertEqual(metrics.status, 200)
+        let lines = metrics.body.split(separator: "\n").map(String.init)
+        func value(_ prefix: String) -> Double? {
+            lines.first { $0.hasPrefix(prefix + " ") }.flatMap { Double($0.split(separator: " ").last!) }
+        }
+        XCTAssertEqual(value("ddp_serve_requests_total{path=\"/v1/predict\",status=\"200\"}"), Double(1 + clients))
+        XCTAssertEqual(value("ddp_serve_requests_total{path=\"/v1/predict\",status=\"400\"}"), 10)
+        XCTAssertEqual(value("ddp_serve_requests_total{path=\"/v1/predict\",status=\"413\"}"), 1)
+        XCTAssertEqual(value("ddp_serve_errors_total{kind=\"client\"}"), 12)
+        XCTAssertEqual(value("ddp_serve_request_duration_seconds_count{path=\"/v1/predict\"}"), Double(1 + clients + 11))
+        XCTAssertEqual(value("ddp_serve_batch_size_sum"), Double(3 + clients))
+        let passes = try XCTUnwrap(value("ddp_serve_batch_size_count"))
+        XCTAssertLessThan(passes, Double(1 + clients), "concurrent requests within the window share forward passes")
+        XCTAssertTrue(metrics.body.contains("# TYPE ddp_serve_request_duration_seconds histogram"))
+
+        stopped = true
+        XCTAssertEqual(server.stop(), 0, server.transcript)
+        XCTAssertTrue(server.transcript.contains("ddp: serve stopped"), server.transcript)
+    }
+
+    func testLanguageModelServiceGeneratesAndRejectsBadPrompts() throws {
+        let run = try trainRun(Self.gptConfig, name: "served-gpt")
+        let server = try Server(arguments: ["--checkpoint", run.path])
+        var stopped = false
+        defer { if !stopped { _ = server.stop() } }
+        let reply = try http(server.port, "POST", "/v1/predict",
+                             body: "{\"prompt\": \"1 2 3\", \"tokens\": 9, \"temperature\": 0.5, \"seed\": 3}")
+        XCTAssertEqual(reply.status, 200, reply.body)
+        XCTAssertEqual((try object(reply.body)["tokens"] as? [Int])?.count, 9)
+        for (body, message) in [("{\"prompt\": \"\"}", "\\\"prompt\\\" is empty"),
+                                ("{\"prompt\": 5}", "\\\"prompt\\\" must be a string"),
+                                ("{\"prompt\": \"1\", \"tokens\": -1}", "\\\"tokens\\\" = -1 is not in 0...1000"),
+                                ("{\"prompt\": \"1\", \"temperature\": \"hot\"}", "\\\"temperature\\\" must be a number"),
+                                ("{\"prompt\": \"abc\"}", "is not a token id")] {
+            let bad = try http(server.port, "POST", "/v1/predict", body: body)
+            XCTAssertEqual(bad.status, 400, body)
+            XCTAssertTrue(bad.body.contains(message), "\(bad.body) lacks \(message)")
+        }
+        XCTAssertEqual(try http(server.port, "GET", "/healthz").status, 200)
+        stopped = true
+        XCTAssertEqual(server.stop(), 0, server.transcript)
+    }
+}
