@@ -1,3 +1,4 @@
+import DataPipeline
 import Foundation
 import MPI
 import MPIRunSupport
@@ -161,14 +162,66 @@ final class CompressTests: CheckpointTestCase {
         XCTAssertEqual(gpt.model.inputShape, [8])
     }
 
+    private var mnistDirectory: URL {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("data")
+    }
+
+    private func requireMNIST() throws {
+        let images = mnistDirectory.appendingPathComponent("mnist/t10k-images-idx3-ubyte").path
+        guard FileManager.default.fileExists(atPath: images) || FileManager.default.fileExists(atPath: images + ".gz") else {
+            throw XCTSkip("MNIST is not in \(mnistDirectory.path): run launch/fetch-data.sh mnist")
+        }
+    }
+
+    func testACompressedCNNLoadsWithItsImageShapeAndFloatConvolutions() throws {
+        try requireMNIST()
+        let yaml = """
+            model:
+              kind: cnn
+              channels: [4, 8]
+              fc_width: 32
+            data:
+              dataset: mnist
+              dir: \(mnistDirectory.path)
+            optimizer:
+              kind: sgd
+              lr: 0.05
+              momentum: 0.9
+            training:
+              batch_size: 32
+              epochs: 0
+              steps: 20
+              eval_every: 0
+              eval_batches: 1
+            """
+        let run = scratch.appendingPathComponent("cnn")
+        let trainer = try makeTrainer(yaml, runDirectory: run)
+        _ = try trainer.run()
+        let report = try compress(checkpoint(run, step: 20), "cnn-small",
+                                  .init(pruneSparsity: 0.3, quantizeInt8: true, lowRank: .fixed(8), evaluationSamples: 200))
+        XCTAssertEqual(report.before.evaluation.samples, 200)
+        // fc2 (10x32) at rank 8 would store 336 weights for 320: left whole.
+        XCTAssertEqual(report.record.factorized.map(\.name), ["fc1.weight"])
+        XCTAssertEqual(Set(report.record.quantized), ["fc1.weight.u", "fc1.weight.v", "fc2.weight"])
+        let loaded = try InferenceCheckpoint.load(report.output.path)
+        let network = try XCTUnwrap(loaded.model as? InferenceNetwork)
+        XCTAssertEqual(network.inputShape, [1, 28, 28])
+        XCTAssertEqual(network.layers.map(\.name).suffix(4), ["fc1.v", "fc1.u", "relu3", "fc2"])
+        XCTAssertTrue(network.layers[0].layer is FrozenLayer)
+        // The dense checkpoint, loaded the same way, scores as the trained model does.
+        let subset = SubsetDataset(trainer.data.validation, indices: Array(0..<200))
+        trainer.model.isTraining = false
+        let direct = try evaluate(trainer.model, on: subset, communicator: MPI.world, batchSize: 50)
+        XCTAssertEqual(report.before.evaluation.accuracy ?? -1, direct.accuracy ?? -2, accuracy: 1e-12)
+        XCTAssertEqual(report.before.evaluation.loss, direct.loss, accuracy: 1e-4)
+    }
+
     /// The issue's bound: an MNIST MLP pruned to 50% and quantized to int8
     /// loses at most 0.5 points of test accuracy.
     func testMNISTMLPPrunedAndQuantizedLosesAtMostHalfAPoint() throws {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let dataDirectory = root.appendingPathComponent("data")
-        guard FileManager.default.fileExists(atPath: dataDirectory.appendingPathComponent("mnist/t10k-images-idx3-ubyte").path)
-              || FileManager.default.fileExists(atPath: dataDirectory.appendingPathComponent("mnist/t10k-images-idx3-ubyte.gz").path)
-        else { throw XCTSkip("MNIST is not in \(dataDirectory.path): run launch/fetch-data.sh mnist") }
+        try requireMNIST()
+        let dataDirectory = mnistDirectory
         let yaml = """
             model:
               kind: mlp

@@ -128,7 +128,9 @@ public enum CheckpointCompressor {
             }
             try modelFile.read(p.name, elements: 0..<p.count, into: store.values.pointer + p.offset)
         }
-        let evaluationSplit = trainer.data.validation
+        let split = trainer.data.validation
+        let evaluationSplit = options.evaluationSamples > 0 && options.evaluationSamples < split.count
+            ? SubsetDataset(split, indices: Array(0..<options.evaluationSamples)) : split
         log("measuring \(source.directory.lastPathComponent) on \(evaluationSplit.count) \(trainer.data.validationName) samples")
         let before = try measure(source, on: evaluationSplit, runs: options.latencyRuns)
 

@@ -18,10 +18,12 @@ public struct CompressionOptions: Sendable, Equatable {
     public var lowRank: RankChoice?
     /// Timed calls per latency measurement.
     public var latencyRuns = 21
+    /// Evaluate on the first this many samples of the split (0 for all).
+    public var evaluationSamples = 0
 
     public init(pruneSparsity: Double? = nil, pruneScope: PruningScope = .global, finetuneSteps: Int = 0,
                 finetuneLearningRate: Double? = nil, quantizeInt8: Bool = false, lowRank: RankChoice? = nil,
-                latencyRuns: Int = 21) {
+                latencyRuns: Int = 21, evaluationSamples: Int = 0) {
         self.pruneSparsity = pruneSparsity
         self.pruneScope = pruneScope
         self.finetuneSteps = finetuneSteps
@@ -29,6 +31,7 @@ public struct CompressionOptions: Sendable, Equatable {
         self.quantizeInt8 = quantizeInt8
         self.lowRank = lowRank
         self.latencyRuns = latencyRuns
+        self.evaluationSamples = evaluationSamples
     }
 
     /// Throws unless the options are in range and ask for something.
@@ -50,6 +53,9 @@ public struct CompressionOptions: Sendable, Equatable {
             throw CompressionError.invalidOption("--low-rank-rank must be >= 1, got \(r)")
         default:
             break
+        }
+        if evaluationSamples < 0 {
+            throw CompressionError.invalidOption("evaluation samples must be >= 0, got \(evaluationSamples)")
         }
         if latencyRuns < 1 { throw CompressionError.invalidOption("latency runs must be >= 1, got \(latencyRuns)") }
         if pruneSparsity == nil && !quantizeInt8 && lowRank == nil {

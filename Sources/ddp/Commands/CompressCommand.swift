@@ -54,6 +54,9 @@ struct CompressCommand: ParsableCommand {
     @Option(name: .customLong("latency-runs"), help: "Timed forward passes at batch 256 (five times as many at batch 1).")
     var latencyRuns = 21
 
+    @Option(name: .customLong("eval-samples"), help: "Evaluate on the first N samples of the test split (default: all).")
+    var evaluationSamples = 0
+
     func validate() throws {
         if let quantize, quantize != "int8" { throw ValidationError("--quantize supports int8 only, got \(quantize)") }
         if lowRankEnergy != nil && lowRankRank != nil {
@@ -69,7 +72,8 @@ struct CompressCommand: ParsableCommand {
         try exitOnUserError {
             var options = CompressionOptions(pruneSparsity: prune, pruneScope: PruningScope(rawValue: pruneScope)!,
                                              finetuneSteps: finetuneSteps, finetuneLearningRate: finetuneLearningRate,
-                                             quantizeInt8: quantize == "int8", latencyRuns: latencyRuns)
+                                             quantizeInt8: quantize == "int8", latencyRuns: latencyRuns,
+                                             evaluationSamples: evaluationSamples)
             if let lowRankEnergy { options.lowRank = .energy(lowRankEnergy) }
             if let lowRankRank { options.lowRank = .fixed(lowRankRank) }
             let report = try CheckpointCompressor.compress(checkpoint: checkpoint, output: out, options: options,
