@@ -50,6 +50,21 @@ final class EvalCommandTests: InferenceTestCase {
         XCTAssertTrue(text.stdout.contains("confusion (rows: true class, columns: predicted)"), text.stdout)
     }
 
+    func testCompressedCheckpointEvaluatesThroughTheSameLoader() throws {
+        let run = try trainRun(Self.classifierConfig, name: "plain")
+        let plain = try jsonOutput(try ddp(["eval", "--checkpoint", run.path, "--json"]))
+        let small = scratch.appendingPathComponent("int8").path
+        let compressed = try ddp(["compress", "--checkpoint", run.path, "--out", small, "--quantize", "int8", "--latency-runs", "1"])
+        XCTAssertEqual(compressed.exitCode, 0, "\(compressed)")
+        let result = try ddp(["eval", "--checkpoint", small, "--json"])
+        XCTAssertEqual(result.exitCode, 0, "\(result)")
+        let json = try jsonOutput(result)
+        XCTAssertEqual(json["samples"] as? Int, plain["samples"] as? Int)
+        // Int8 weights move the logits a little, not the verdicts much.
+        XCTAssertEqual(try XCTUnwrap(json["accuracy"] as? Double), try XCTUnwrap(plain["accuracy"] as? Double), accuracy: 0.05)
+        XCTAssertNotEqual(json["loss"] as? Double, plain["loss"] as? Double, "the int8 model is really the one evaluated")
+    }
+
     func testLanguageModelEvalReportsPerplexityOfTheTrainersLoss() throws {
         let yaml = Self.gptConfig.replacingOccurrences(of: "eval_batches: 1", with: "eval_batches: 0")
         let run = try trainRun(yaml, name: "gpt")

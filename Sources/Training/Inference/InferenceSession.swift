@@ -35,6 +35,9 @@ public final class InferenceSession {
     public let vocabulary: CharacterVocabulary?
     /// The language model itself, for sampling; `nil` for classifiers.
     public let languageModel: GPT?
+    /// The run's config with `data.dir` replaced as asked: what loads the
+    /// data set for evaluation.
+    public let dataConfig: ResolvedConfig
 
     /// The checkpoint directory.
     public var directory: URL { checkpoint.directory }
@@ -92,6 +95,7 @@ public final class InferenceSession {
             config = try ResolvedConfig.parse(yaml: state.config, source: url.path + " (its config)",
                                               overrides: ["data.dir=\(dataDirectory)"])
         }
+        dataConfig = config
         if let recorded = state.inputPreprocessing {
             inputSteps = recorded.filter(\.changesValues)
         } else {

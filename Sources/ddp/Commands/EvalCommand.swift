@@ -44,7 +44,7 @@ struct EvalCommand: ParsableCommand {
         var loaded: InferenceSession?
         try runOnAllRanks(world) {
             let opened = try InferenceSession(path: checkpoint, dataDirectory: dataDirectory)
-            let data = try RunComponents.loadData(opened.config)
+            let data = try RunComponents.loadData(opened.dataConfig)
             let dataset: Dataset
             let name: String
             switch split ?? data.validationName {
