@@ -109,9 +109,10 @@ public final class QuantizedLinear: InferenceLayer {
     ///   - bias: `[outputs]`, or `nil`.
     ///   - directBatchLimit: The largest batch for the fused kernel.
     ///   - scratchElements: The Float32 scratch size that bounds a block
-    ///     (default 32 K floats, 128 KiB: a block and its slice of the input
-    ///     stay in L2 cache).
-    public init(weight: QuantizedMatrix, bias: Tensor?, directBatchLimit: Int = 4, scratchElements: Int = 32_768) {
+    ///     (default 256 K floats, 1 MiB). Each `sgemm` call packs the whole
+    ///     input batch again, so blocks must be tall enough to amortize that:
+    ///     128 KiB blocks made a 1024-wide layer at batch 256 half again slower.
+    public init(weight: QuantizedMatrix, bias: Tensor?, directBatchLimit: Int = 4, scratchElements: Int = 262_144) {
         precondition(bias == nil || bias!.count == weight.rows,
                      "QuantizedLinear: bias \(bias!.shape) does not match \(weight.rows) outputs")
         precondition(directBatchLimit >= 0 && scratchElements > 0,
@@ -158,15 +159,17 @@ public final class QuantizedLinear: InferenceLayer {
                     let xr = x + r * inputs
                     for j in 0..<outputs {
                         let qj = q + j * inputs
-                        // Eight lanes of partial sums let the loop vectorize:
+                        // Sixteen lanes of partial sums let the loop vectorize:
                         // a single float accumulator pins the order of additions.
-                        var lanes = SIMD8<Float>()
+                        // Widening through Int32 maps to sign-extending shuffles;
+                        // a direct Int8 → Float conversion is scalarized.
+                        var lanes = SIMD16<Float>()
                         var i = 0
-                        while i + 8 <= inputs {
-                            let codes8 = UnsafeRawPointer(qj + i).loadUnaligned(as: SIMD8<Int8>.self)
-                            let x8 = UnsafeRawPointer(xr + i).loadUnaligned(as: SIMD8<Float>.self)
-                            lanes += SIMD8<Float>(codes8) * x8
-                            i += 8
+                        while i + 16 <= inputs {
+                            let codes = UnsafeRawPointer(qj + i).loadUnaligned(as: SIMD16<Int8>.self)
+                            let xs = UnsafeRawPointer(xr + i).loadUnaligned(as: SIMD16<Float>.self)
+                            lanes += SIMD16<Float>(SIMD16<Int32>(truncatingIfNeeded: codes)) * xs
+                            i += 16
                         }
                         var sum = lanes.sum()
                         while i < inputs {
