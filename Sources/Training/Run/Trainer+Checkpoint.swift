@@ -158,7 +158,8 @@ extension Trainer {
                                  stateNames: states.map(\.name),
                                  shards: shards.map { $0.map { [$0.lowerBound, $0.upperBound] } }),
                 config: config.yaml, configDigest: config.digest, vocabulary: data.vocabulary?.serialized,
-                files: files)
+                files: files,
+                inputPreprocessing: (data.train as? PreprocessedDataset)?.steps)
             let stateDigest = try writeFileSynced(directory!.appendingPathComponent(CheckpointStore.stateFile).path,
                                                   try record.encoded())
             try CheckpointStore.writeChecksums(in: directory!, files.mapValues(\.sha256)
