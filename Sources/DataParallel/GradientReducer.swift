@@ -15,15 +15,15 @@ public enum GradientPrecision: String, Sendable, CaseIterable {
 /// Who drives MPI's progress engine while backward computes.
 ///
 /// OpenMPI moves the data of a nonblocking collective only inside MPI calls.
-/// Polling between layers gives few chances on a model like the benchmark
-/// MLP (three layers, so three `MPI_Test` rounds per backward, none during
-/// the long GEMMs); a thread keeps testing while they run. Measured on this
-/// 2-core machine (`mpirun -np 2 ddp bench train --config configs/bench-mlp.yaml
-/// --progress polling|thread`, release build, other jobs compiling alongside):
-/// thread over polling was 1.48x, 1.36x and 1.56x the samples/s in three
-/// back-to-back pairs (bucket 0.5, 1 and 2 MiB; 2747 vs 1848, 2513 vs 1605,
-/// 2338 vs 1572 samples/s), so `ddp train` and `ddp bench train` use the
-/// thread unless MPI lacks `MPI_THREAD_SERIALIZED`.
+/// Polling tests the pending buckets each time a layer finishes; a thread
+/// keeps testing while the GEMMs run. On this 2-core machine both ranks'
+/// cores are busy with compute, so the thread's work competes with backward.
+/// Measured with `mpirun -np 2 ddp bench train --config configs/bench-mlp.yaml
+/// --progress polling|thread --steps 60`, release build, three alternating
+/// pairs on an otherwise idle machine: polling 15110, 15218, 14589 samples/s
+/// against thread 14358, 13978, 12042, so polling is the default. (Under heavy
+/// load from other processes the thread won, 1.36-1.56x, because it makes
+/// progress while the training thread is descheduled.)
 public enum ProgressMode: String, Sendable, CaseIterable {
     /// The training thread calls `MPI_Test` each time a layer finishes.
     case polling

@@ -74,25 +74,68 @@ public final class SGD: Optimizer {
         let p = parameters.values.pointer + shard.lowerBound
         let g = parameters.gradients.pointer + shard.lowerBound
         let b = momentumBuffer.pointer
-        let mu = momentum
-        let keep = 1 - dampening
-        let first = stepCount == 0
-        let nesterov = self.nesterov
         for segment in segments {
             let wd = segment.decays ? weightDecay : 0
-            if mu == 0 {
-                for i in segment.range {
-                    p[i] -= lr * (g[i] + wd * p[i])
-                }
+            if momentum == 0 {
+                sgdPlainUpdate(p, g, segment.range, learningRate: lr, weightDecay: wd)
             } else {
-                for i in segment.range {
-                    let d = g[i] + wd * p[i]
-                    let buffer = first ? d : mu * b[i] + keep * d
-                    b[i] = buffer
-                    p[i] -= lr * (nesterov ? d + mu * buffer : buffer)
-                }
+                sgdMomentumUpdate(p, g, b, segment.range, learningRate: lr, weightDecay: wd, momentum: momentum,
+                                  keep: 1 - dampening, first: stepCount == 0, nesterov: nesterov)
             }
         }
         stepCount += 1
+    }
+}
+
+// The update loops are written on SIMD vectors: with the first-step and
+// Nesterov choices inside a scalar loop the compiler kept it scalar, and this
+// pass over three parameter-sized buffers was a sixth of the MLP's step.
+// Each lane computes exactly what the scalar tail computes, in the same order.
+
+private typealias Lanes = SIMD8<Float>
+
+@inline(__always)
+private func load(_ x: UnsafeMutablePointer<Float>, _ i: Int) -> Lanes {
+    UnsafeRawPointer(x + i).loadUnaligned(as: Lanes.self)
+}
+
+@inline(__always)
+private func store(_ v: Lanes, _ x: UnsafeMutablePointer<Float>, _ i: Int) {
+    UnsafeMutableRawPointer(x + i).storeBytes(of: v, as: Lanes.self)
+}
+
+/// `p -= lr * (g + wd * p)` over `range`.
+private func sgdPlainUpdate(_ p: UnsafeMutablePointer<Float>, _ g: UnsafeMutablePointer<Float>, _ range: Range<Int>,
+                            learningRate lr: Float, weightDecay wd: Float) {
+    var i = range.lowerBound
+    while i + Lanes.scalarCount <= range.upperBound {
+        store(load(p, i) - lr * (load(g, i) + wd * load(p, i)), p, i)
+        i += Lanes.scalarCount
+    }
+    while i < range.upperBound {
+        p[i] -= lr * (g[i] + wd * p[i])
+        i += 1
+    }
+}
+
+/// The momentum update of ``SGD`` over `range`.
+private func sgdMomentumUpdate(_ p: UnsafeMutablePointer<Float>, _ g: UnsafeMutablePointer<Float>,
+                               _ b: UnsafeMutablePointer<Float>, _ range: Range<Int>,
+                               learningRate lr: Float, weightDecay wd: Float, momentum mu: Float, keep: Float,
+                               first: Bool, nesterov: Bool) {
+    var i = range.lowerBound
+    while i + Lanes.scalarCount <= range.upperBound {
+        let d = load(g, i) + wd * load(p, i)
+        let buffer = first ? d : mu * load(b, i) + keep * d
+        store(buffer, b, i)
+        store(load(p, i) - lr * (nesterov ? d + mu * buffer : buffer), p, i)
+        i += Lanes.scalarCount
+    }
+    while i < range.upperBound {
+        let d = g[i] + wd * p[i]
+        let buffer = first ? d : mu * b[i] + keep * d
+        b[i] = buffer
+        p[i] -= lr * (nesterov ? d + mu * buffer : buffer)
+        i += 1
     }
 }

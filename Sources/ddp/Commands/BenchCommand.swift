@@ -87,7 +87,7 @@ extension BenchCommand {
         var overrides: [String] = []
 
         @Option(name: .long, help: ArgumentHelp("Who drives MPI progress during backward.", valueName: "thread|polling"))
-        var progress: ProgressMode = .thread
+        var progress: ProgressMode = .polling
 
         @Option(name: .long, help: "Untimed steps first.")
         var warmup = 3
