@@ -92,24 +92,12 @@ public final class SGD: Optimizer {
 // pass over three parameter-sized buffers was a sixth of the MLP's step.
 // Each lane computes exactly what the scalar tail computes, in the same order.
 
-private typealias Lanes = SIMD8<Float>
-
-@inline(__always)
-private func load(_ x: UnsafeMutablePointer<Float>, _ i: Int) -> Lanes {
-    UnsafeRawPointer(x + i).loadUnaligned(as: Lanes.self)
-}
-
-@inline(__always)
-private func store(_ v: Lanes, _ x: UnsafeMutablePointer<Float>, _ i: Int) {
-    UnsafeMutableRawPointer(x + i).storeBytes(of: v, as: Lanes.self)
-}
-
 /// `p -= lr * (g + wd * p)` over `range`.
 private func sgdPlainUpdate(_ p: UnsafeMutablePointer<Float>, _ g: UnsafeMutablePointer<Float>, _ range: Range<Int>,
                             learningRate lr: Float, weightDecay wd: Float) {
     var i = range.lowerBound
     while i + Lanes.scalarCount <= range.upperBound {
-        store(load(p, i) - lr * (load(g, i) + wd * load(p, i)), p, i)
+        storeLanes(loadLanes(p, i) - lr * (loadLanes(g, i) + wd * loadLanes(p, i)), p, i)
         i += Lanes.scalarCount
     }
     while i < range.upperBound {
@@ -125,10 +113,10 @@ private func sgdMomentumUpdate(_ p: UnsafeMutablePointer<Float>, _ g: UnsafeMuta
                                first: Bool, nesterov: Bool) {
     var i = range.lowerBound
     while i + Lanes.scalarCount <= range.upperBound {
-        let d = load(g, i) + wd * load(p, i)
-        let buffer = first ? d : mu * load(b, i) + keep * d
-        store(buffer, b, i)
-        store(load(p, i) - lr * (nesterov ? d + mu * buffer : buffer), p, i)
+        let d = loadLanes(g, i) + wd * loadLanes(p, i)
+        let buffer = first ? d : mu * loadLanes(b, i) + keep * d
+        storeLanes(buffer, b, i)
+        storeLanes(loadLanes(p, i) - lr * (nesterov ? d + mu * buffer : buffer), p, i)
         i += Lanes.scalarCount
     }
     while i < range.upperBound {
