@@ -33,72 +33,20 @@ public final class SafetensorsFile {
     ///   than its header says, or not a safetensors file of Float32 tensors.
     public init(path: String) throws {
         self.path = path
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else {
-            if errno == ENOENT { throw CheckpointError.missingFile(path) }
-            throw CheckpointError.io(path: path, operation: "open", errno: errno)
-        }
-        var closeOnFailure = true
-        defer { if closeOnFailure { close(fd) } }
-
-        var info = stat()
-        guard fstat(fd, &info) == 0 else { throw CheckpointError.io(path: path, operation: "stat", errno: errno) }
-        let fileSize = Int(info.st_size)
-        func malformed(_ reason: String) -> CheckpointError { .malformed(path: path, reason: reason) }
-
-        guard fileSize >= 8 else { throw CheckpointError.wrongSize(path: path, expected: 8, actual: fileSize) }
-        var length: UInt64 = 0
-        try withUnsafeMutableBytes(of: &length) { try readExactly(fd: fd, into: $0, at: 0, path: path) }
-        let headerLength = Int(clamping: UInt64(littleEndian: length))
-        guard headerLength <= 100_000_000 else { throw malformed("header length \(headerLength) is implausible") }
-        guard 8 + headerLength <= fileSize else {
-            throw CheckpointError.wrongSize(path: path, expected: 8 + headerLength, actual: fileSize)
-        }
-        var header = [UInt8](repeating: 0, count: headerLength)
-        try header.withUnsafeMutableBytes { try readExactly(fd: fd, into: $0, at: 8, path: path) }
-        guard let object = try? JSONSerialization.jsonObject(with: Data(header)) as? [String: Any] else {
-            throw malformed("the header is not a JSON object")
-        }
-
-        var tensors: [String: Tensor] = [:]
-        var spans: [(name: String, begin: Int, end: Int)] = []
-        var metadata: [String: String] = [:]
-        for (name, value) in object {
-            if name == "__metadata__" {
-                guard let fields = value as? [String: Any] else { throw malformed("__metadata__ is not an object") }
-                for (key, field) in fields {
-                    guard let text = field as? String else { throw malformed("__metadata__.\(key) is not a string") }
-                    metadata[key] = text
-                }
-                continue
+        let file = try CheckedSafetensors(path: path) { entry in
+            guard entry.dtype == "F32" else {
+                throw CheckpointError.malformed(path: path, reason: "tensor \(entry.name) is \(entry.dtype), only F32 is supported")
             }
-            guard let fields = value as? [String: Any], let dtype = fields["dtype"] as? String,
-                  let shape = (fields["shape"] as? [Any])?.compactMap({ ($0 as? NSNumber)?.intValue }),
-                  let offsets = (fields["data_offsets"] as? [Any])?.compactMap({ ($0 as? NSNumber)?.intValue }),
-                  offsets.count == 2
-            else { throw malformed("tensor \(name) lacks dtype, shape or data_offsets") }
-            guard dtype == "F32" else { throw malformed("tensor \(name) is \(dtype), only F32 is supported") }
-            guard shape.allSatisfy({ $0 >= 0 }), offsets[0] >= 0, offsets[1] >= offsets[0],
-                  offsets[1] - offsets[0] == shape.reduce(1, *) * MemoryLayout<Float>.size
-            else { throw malformed("tensor \(name): data_offsets \(offsets) do not fit shape \(shape)") }
-            tensors[name] = Tensor(shape: shape, byteOffset: 8 + headerLength + offsets[0])
-            spans.append((name, offsets[0], offsets[1]))
+            return MemoryLayout<Float>.size
         }
-        // The data must be tiled by the tensors with no gap or overlap, as the format requires.
-        spans.sort { ($0.begin, $0.end) < ($1.begin, $1.end) }
-        var cursor = 0
-        for span in spans {
-            guard span.begin == cursor else { throw malformed("tensor \(span.name) starts at \(span.begin), expected \(cursor)") }
-            cursor = span.end
-        }
-        guard 8 + headerLength + cursor == fileSize else {
-            throw CheckpointError.wrongSize(path: path, expected: 8 + headerLength + cursor, actual: fileSize)
+        var tensors: [String: Tensor] = [:]
+        for entry in file.entries {
+            tensors[entry.name] = Tensor(shape: entry.shape, byteOffset: file.dataOffset + entry.begin)
         }
         self.tensors = tensors
-        self.names = spans.map(\.name)
-        self.metadata = metadata
-        self.fd = fd
-        closeOnFailure = false
+        self.names = file.entries.map(\.name)
+        self.metadata = file.metadata
+        self.fd = file.fd
     }
 
     deinit {

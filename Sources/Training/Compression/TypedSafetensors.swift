@@ -137,68 +137,23 @@ public final class TypedSafetensorsFile {
     ///   truncated, or holds a dtype other than F32 and I8.
     public init(path: String) throws {
         self.path = path
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else {
-            if errno == ENOENT { throw CheckpointError.missingFile(path) }
-            throw CheckpointError.io(path: path, operation: "open", errno: errno)
-        }
-        var closeOnFailure = true
-        defer { if closeOnFailure { close(fd) } }
-        func malformed(_ reason: String) -> CheckpointError { .malformed(path: path, reason: reason) }
-
-        var info = stat()
-        guard fstat(fd, &info) == 0 else { throw CheckpointError.io(path: path, operation: "stat", errno: errno) }
-        let fileSize = Int(info.st_size)
-        guard fileSize >= 8 else { throw CheckpointError.wrongSize(path: path, expected: 8, actual: fileSize) }
-        var length: UInt64 = 0
-        try withUnsafeMutableBytes(of: &length) { try readExactly(fd: fd, into: $0, at: 0, path: path) }
-        let headerLength = Int(clamping: UInt64(littleEndian: length))
-        guard headerLength <= 100_000_000, 8 + headerLength <= fileSize else {
-            throw CheckpointError.wrongSize(path: path, expected: 8 + headerLength, actual: fileSize)
-        }
-        var header = [UInt8](repeating: 0, count: headerLength)
-        try header.withUnsafeMutableBytes { try readExactly(fd: fd, into: $0, at: 8, path: path) }
-        guard let object = try? JSONSerialization.jsonObject(with: Data(header)) as? [String: Any] else {
-            throw malformed("the header is not a JSON object")
+        let file = try CheckedSafetensors(path: path) { entry in
+            guard let dtype = TensorDType(rawValue: entry.dtype) else {
+                throw CheckpointError.malformed(
+                    path: path, reason: "tensor \(entry.name) is \(entry.dtype); compressed checkpoints hold F32 and I8 only")
+            }
+            return dtype.size
         }
         var tensors: [String: (entry: TypedTensorEntry, byteOffset: Int)] = [:]
-        var metadata: [String: String] = [:]
-        var spans: [(name: String, begin: Int, end: Int)] = []
-        for (name, value) in object {
-            if name == "__metadata__" {
-                for (key, field) in (value as? [String: Any]) ?? [:] { metadata[key] = field as? String }
-                continue
-            }
-            guard let fields = value as? [String: Any], let dtypeName = fields["dtype"] as? String,
-                  let shape = (fields["shape"] as? [Any])?.compactMap({ ($0 as? NSNumber)?.intValue }),
-                  let offsets = (fields["data_offsets"] as? [Any])?.compactMap({ ($0 as? NSNumber)?.intValue }),
-                  offsets.count == 2
-            else { throw malformed("tensor \(name) lacks dtype, shape or data_offsets") }
-            guard let dtype = TensorDType(rawValue: dtypeName) else {
-                throw malformed("tensor \(name) is \(dtypeName); compressed checkpoints hold F32 and I8 only")
-            }
-            guard shape.allSatisfy({ $0 >= 0 }) else { throw malformed("tensor \(name) has shape \(shape)") }
-            let entry = TypedTensorEntry(name: name, dtype: dtype, shape: shape)
-            guard offsets[0] >= 0, offsets[1] - offsets[0] == entry.byteCount else {
-                throw malformed("tensor \(name): data_offsets \(offsets) do not fit \(dtypeName) \(shape)")
-            }
-            tensors[name] = (entry, 8 + headerLength + offsets[0])
-            spans.append((name, offsets[0], offsets[1]))
-        }
-        spans.sort { ($0.begin, $0.end) < ($1.begin, $1.end) }
-        var cursor = 0
-        for span in spans {
-            guard span.begin == cursor else { throw malformed("tensor \(span.name) starts at \(span.begin), expected \(cursor)") }
-            cursor = span.end
-        }
-        guard 8 + headerLength + cursor == fileSize else {
-            throw CheckpointError.wrongSize(path: path, expected: 8 + headerLength + cursor, actual: fileSize)
+        for entry in file.entries {
+            // CheckedSafetensors accepted only the dtypes above, and non-negative shapes.
+            let typed = TypedTensorEntry(name: entry.name, dtype: TensorDType(rawValue: entry.dtype)!, shape: entry.shape)
+            tensors[entry.name] = (typed, file.dataOffset + entry.begin)
         }
         self.tensors = tensors
-        self.metadata = metadata
-        self.byteCount = fileSize
-        self.fd = fd
-        closeOnFailure = false
+        self.metadata = file.metadata
+        self.byteCount = file.fileSize
+        self.fd = file.fd
     }
 
     deinit {

@@ -129,20 +129,10 @@ struct SafetensorsHeader {
               let object = try? JSONSerialization.jsonObject(with: header) as? [String: Any] else {
             throw malformed("not a safetensors file (the header is not a JSON object)")
         }
-        var entries: [(begin: Int, entry: CheckpointReport.TensorEntry)] = []
-        metadata = [:]
-        for (name, value) in object {
-            if name == "__metadata__" {
-                for (key, field) in (value as? [String: Any]) ?? [:] { metadata[key] = "\(field)" }
-                continue
-            }
-            guard let fields = value as? [String: Any], let dtype = fields["dtype"] as? String,
-                  let shape = (fields["shape"] as? [Any])?.compactMap({ ($0 as? NSNumber)?.intValue }),
-                  let offsets = (fields["data_offsets"] as? [Any])?.compactMap({ ($0 as? NSNumber)?.intValue }),
-                  offsets.count == 2
-            else { throw malformed("tensor \(name) lacks dtype, shape or data_offsets") }
-            entries.append((offsets[0], .init(name: name, shape: shape, dtype: dtype, bytes: offsets[1] - offsets[0])))
+        let (entries, rawMetadata) = try safetensorsHeaderEntries(object, path: path)
+        metadata = ((rawMetadata as? [String: Any]) ?? [:]).mapValues { "\($0)" }
+        tensors = entries.sorted { ($0.begin, $0.name) < ($1.begin, $1.name) }.map {
+            CheckpointReport.TensorEntry(name: $0.name, shape: $0.shape, dtype: $0.dtype, bytes: $0.end - $0.begin)
         }
-        tensors = entries.sorted { ($0.begin, $0.entry.name) < ($1.begin, $1.entry.name) }.map(\.entry)
     }
 }
