@@ -1,4 +1,3 @@
-import CZlib
 import Foundation
 
 /// Whole-file reads, with gzip files inflated transparently.
@@ -41,43 +40,13 @@ enum FileBytes {
                 | Int(compressed[n - 2]) << 16 | Int(compressed[n - 1]) << 24
             capacity = max(stored, 1)
         }
-        var output = [UInt8](repeating: 0, count: capacity)
-        var produced = 0
-        var stream = z_stream()
-        guard czlib_inflate_init_auto(&stream) == Z_OK else {
+        do {
+            return try inflateStream(compressed, capacity: capacity)
+        } catch InflateError.couldNotStart {
             throw DataError.corruptCompressed(file: file, reason: "zlib could not start inflating")
-        }
-        defer { inflateEnd(&stream) }
-
-        var status: Int32 = Z_OK
-        compressed.withUnsafeBufferPointer { input in
-            stream.next_in = UnsafeMutablePointer(mutating: input.baseAddress)
-            stream.avail_in = UInt32(input.count)
-            while true {
-                if produced == output.count {
-                    output.append(contentsOf: repeatElement(0, count: output.count))
-                }
-                let room = min(output.count - produced, Int(UInt32.max))
-                status = output.withUnsafeMutableBufferPointer { out -> Int32 in
-                    stream.next_out = out.baseAddress! + produced
-                    stream.avail_out = UInt32(room)
-                    let result = inflate(&stream, Z_NO_FLUSH)
-                    produced += room - Int(stream.avail_out)
-                    return result
-                }
-                if status == Z_STREAM_END { break }
-                if status == Z_BUF_ERROR && stream.avail_in == 0 { break }
-                if status != Z_OK && status != Z_BUF_ERROR { break }
-            }
-        }
-        switch status {
-        case Z_STREAM_END:
-            output.removeLast(output.count - produced)
-            return output
-        case Z_BUF_ERROR:
+        } catch InflateError.truncated {
             throw DataError.corruptCompressed(file: file, reason: "stream ends early (truncated file)")
-        default:
-            let message = stream.msg.map { String(cString: $0) } ?? "zlib error \(status)"
+        } catch InflateError.corrupt(let message) {
             throw DataError.corruptCompressed(file: file, reason: message)
         }
     }

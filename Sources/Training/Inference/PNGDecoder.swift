@@ -1,4 +1,4 @@
-import CZlib
+import DataPipeline
 
 /// A minimal PNG reader: 8-bit grayscale, gray+alpha, RGB or RGBA images,
 /// not interlaced: enough for a digit drawn in any image tool.
@@ -97,40 +97,14 @@ enum PNGDecoder {
 /// - Parameter expected: The decompressed size when known (a PNG's), else it grows.
 func inflateAll(_ compressed: [UInt8], expected: Int?, source: String) throws -> [UInt8] {
     // One spare byte for a known size lets zlib report the end without running out of room.
-    var output = [UInt8](repeating: 0, count: max(expected.map { $0 + 1 } ?? compressed.count * 4, 64))
-    var produced = 0
-    var stream = z_stream()
-    guard czlib_inflate_init_auto(&stream) == Z_OK else {
+    let capacity = max(expected.map { $0 + 1 } ?? compressed.count * 4, 64)
+    do {
+        return try inflateStream(compressed, capacity: capacity, exactSize: expected != nil)
+    } catch InflateError.couldNotStart {
         throw InferenceError.invalidInput(source: source, reason: "zlib could not start inflating")
+    } catch InflateError.truncated {
+        throw InferenceError.invalidInput(source: source, reason: "compressed data end early (truncated file)")
+    } catch {
+        throw InferenceError.invalidInput(source: source, reason: "compressed data are corrupt")
     }
-    defer { inflateEnd(&stream) }
-    var status: Int32 = Z_OK
-    compressed.withUnsafeBufferPointer { input in
-        stream.next_in = UnsafeMutablePointer(mutating: input.baseAddress)
-        stream.avail_in = UInt32(input.count)
-        while true {
-            if produced == output.count {
-                // A stream longer than announced is corrupt; an unknown size grows.
-                if expected != nil { status = Z_DATA_ERROR; break }
-                output.append(contentsOf: repeatElement(0, count: output.count))
-            }
-            let room = output.count - produced
-            status = output.withUnsafeMutableBufferPointer { out -> Int32 in
-                stream.next_out = out.baseAddress! + produced
-                stream.avail_out = UInt32(room)
-                let result = inflate(&stream, Z_NO_FLUSH)
-                produced += room - Int(stream.avail_out)
-                return result
-            }
-            if status == Z_STREAM_END { break }
-            if status == Z_BUF_ERROR && stream.avail_in == 0 { break }
-            if status != Z_OK && status != Z_BUF_ERROR { break }
-        }
-    }
-    guard status == Z_STREAM_END else {
-        let reason = status == Z_BUF_ERROR ? "compressed data end early (truncated file)" : "compressed data are corrupt"
-        throw InferenceError.invalidInput(source: source, reason: reason)
-    }
-    output.removeLast(output.count - produced)
-    return output
 }
