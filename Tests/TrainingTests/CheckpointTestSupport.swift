@@ -6,17 +6,8 @@ import XCTest
 
 /// Shared pieces of the checkpoint and resume tests: scratch directories,
 /// small configs, in-process trainers and `ddp` runs under mpirun.
-class CheckpointTestCase: XCTestCase {
-    var scratch: URL!
-
-    override func setUpWithError() throws {
-        scratch = FileManager.default.temporaryDirectory.appendingPathComponent("ddp-ckpt-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
-    }
-
-    override func tearDownWithError() throws {
-        try? FileManager.default.removeItem(at: scratch)
-    }
+class CheckpointTestCase: ScratchTestCase {
+    override class var scratchPrefix: String { "ddp-ckpt" }
 
     /// A small MLP with dropout and SGD momentum on synthetic classes:
     /// 200 samples at batch 16 make 12 steps per epoch, so runs cross epochs.
@@ -73,12 +64,6 @@ class CheckpointTestCase: XCTestCase {
           eval_batches: 1
           eval_batch_size: 8
         """
-
-    func writeConfig(_ text: String, name: String = "run.yaml") throws -> String {
-        let url = scratch.appendingPathComponent(name)
-        try text.write(to: url, atomically: true, encoding: .utf8)
-        return url.path
-    }
 
     /// A trainer in this process (the size-1 local world).
     func makeTrainer(_ yaml: String, overrides: [String] = [], runDirectory: URL?) throws -> Trainer {

@@ -5,17 +5,8 @@ import XCTest
 
 /// `ddp launch`: its mpirun command line, its restart policy, what it reads
 /// from a run directory, and real jobs in which a rank is killed.
-final class LaunchTests: XCTestCase {
-    private var scratch: URL!
-
-    override func setUpWithError() throws {
-        scratch = FileManager.default.temporaryDirectory.appendingPathComponent("ddp-launch-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
-    }
-
-    override func tearDownWithError() throws {
-        try? FileManager.default.removeItem(at: scratch)
-    }
+final class LaunchTests: ScratchTestCase {
+    override class var scratchPrefix: String { "ddp-launch" }
 
     /// A small MLP on synthetic classes with momentum (state a resume must
     /// restore) and a checkpoint every 10 steps; `extra` lines join `training:`.

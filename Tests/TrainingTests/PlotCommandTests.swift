@@ -3,16 +3,8 @@ import MPIRunSupport
 import XCTest
 
 /// `ddp plot` as a user runs it.
-final class PlotCommandTests: XCTestCase {
-    private var scratch: URL!
-
-    override func setUpWithError() throws {
-        scratch = try observeScratchDirectory()
-    }
-
-    override func tearDownWithError() throws {
-        try? FileManager.default.removeItem(at: scratch)
-    }
+final class PlotCommandTests: ScratchTestCase {
+    override class var scratchPrefix: String { "ddp-observe" }
 
     private func ddp(_ arguments: [String]) throws -> MPIRunResult {
         try MPIRun.runProcess(executable: try MPIRun.executableURL(named: "ddp"), arguments: arguments, timeout: 120)

@@ -3,16 +3,8 @@ import XCTest
 @testable import Training
 
 /// `metrics.jsonl` read back, and the SVG drawn from it.
-final class PlotTests: XCTestCase {
-    private var scratch: URL!
-
-    override func setUpWithError() throws {
-        scratch = try observeScratchDirectory()
-    }
-
-    override func tearDownWithError() throws {
-        try? FileManager.default.removeItem(at: scratch)
-    }
+final class PlotTests: ScratchTestCase {
+    override class var scratchPrefix: String { "ddp-observe" }
 
     /// Train records every 10 steps to 100 (loss 2/step·10, accuracy step/100) and validation records every 50.
     static func syntheticMetrics() -> String {

@@ -100,9 +100,3 @@ final class TensorBoardFramingTests: XCTestCase {
         withUnsafeBytes(of: value.littleEndian, Array.init)
     }
 }
-
-func observeScratchDirectory() throws -> URL {
-    let url = FileManager.default.temporaryDirectory.appendingPathComponent("ddp-observe-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    return url
-}

@@ -3,23 +3,8 @@ import MPIRunSupport
 import XCTest
 
 /// `ddp train` as a user runs it: real processes, real mpirun, real files.
-final class TrainCommandTests: XCTestCase {
-    private var scratch: URL!
-
-    override func setUpWithError() throws {
-        scratch = FileManager.default.temporaryDirectory.appendingPathComponent("ddp-train-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
-    }
-
-    override func tearDownWithError() throws {
-        try? FileManager.default.removeItem(at: scratch)
-    }
-
-    private func writeConfig(_ text: String, name: String = "run.yaml") throws -> String {
-        let url = scratch.appendingPathComponent(name)
-        try text.write(to: url, atomically: true, encoding: .utf8)
-        return url.path
-    }
+final class TrainCommandTests: ScratchTestCase {
+    override class var scratchPrefix: String { "ddp-train" }
 
     private let smallMLP = """
         model:
