@@ -8,8 +8,8 @@ import TensorCore
 ///     m = beta1 * m + (1 - beta1) * g
 ///     v = beta2 * v + (1 - beta2) * g²
 ///     p = p - lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
-public final class Adam: Optimizer {
-    private let core: AdamCore
+public class Adam: Optimizer {
+    fileprivate let core: AdamCore
 
     public var parameters: ParameterStore { core.parameters }
     public var shard: Range<Int> { core.shard }
@@ -22,7 +22,8 @@ public final class Adam: Optimizer {
     public var betas: (Float, Float) { core.betas }
     /// Added to the denominator for numerical stability.
     public var epsilon: Float { core.epsilon }
-    /// The L2 coefficient added to the gradient.
+    /// The weight decay coefficient: added to the gradient (Adam), or
+    /// shrinking the parameters by `lr * weightDecay` (AdamW).
     public var weightDecay: Float { core.weightDecay }
     /// Which parameters ``weightDecay`` applies to.
     public var weightDecayScope: WeightDecayScope { core.weightDecayScope }
@@ -41,7 +42,7 @@ public final class Adam: Optimizer {
     ///   - epsilon: The denominator's stabilizer.
     ///   - weightDecay: The L2 coefficient added to the gradient.
     ///   - weightDecayScope: Which parameters weight decay applies to.
-    public init(
+    public convenience init(
         parameters: ParameterStore,
         shard: Range<Int>? = nil,
         betas: (Float, Float) = (0.9, 0.999),
@@ -49,8 +50,12 @@ public final class Adam: Optimizer {
         weightDecay: Float = 0,
         weightDecayScope: WeightDecayScope = .decayingParameters
     ) {
-        core = AdamCore(name: "Adam", decoupled: false, parameters: parameters, shard: shard, betas: betas,
-                        epsilon: epsilon, weightDecay: weightDecay, weightDecayScope: weightDecayScope)
+        self.init(core: AdamCore(name: "Adam", decoupled: false, parameters: parameters, shard: shard, betas: betas,
+                                 epsilon: epsilon, weightDecay: weightDecay, weightDecayScope: weightDecayScope))
+    }
+
+    fileprivate init(core: AdamCore) {
+        self.core = core
     }
 
     /// `["exp_avg", "exp_avg_sq"]`.
@@ -65,30 +70,9 @@ public final class Adam: Optimizer {
 ///
 ///     p = p - lr * weightDecay * p         (decaying parameters only)
 ///     m, v, p: as in ``Adam`` with the raw gradient
-public final class AdamW: Optimizer {
-    private let core: AdamCore
-
-    public var parameters: ParameterStore { core.parameters }
-    public var shard: Range<Int> { core.shard }
-    public var stepCount: Int {
-        get { core.stepCount }
-        set { core.stepCount = newValue }
-    }
-
-    /// The decay rates of the first and second moment estimates.
-    public var betas: (Float, Float) { core.betas }
-    /// Added to the denominator for numerical stability.
-    public var epsilon: Float { core.epsilon }
-    /// The decoupled decay coefficient (scaled by the learning rate).
-    public var weightDecay: Float { core.weightDecay }
-    /// Which parameters ``weightDecay`` applies to.
-    public var weightDecayScope: WeightDecayScope { core.weightDecayScope }
-
-    /// First moment estimate ("exp_avg"), `shard.count` elements.
-    public var firstMoment: Tensor { core.firstMoment }
-    /// Second moment estimate ("exp_avg_sq"), `shard.count` elements.
-    public var secondMoment: Tensor { core.secondMoment }
-
+///
+/// Everything but the decay rule and its default is ``Adam``'s.
+public final class AdamW: Adam {
     /// Creates the optimizer with zeroed moments.
     ///
     /// - Parameters:
@@ -106,12 +90,7 @@ public final class AdamW: Optimizer {
         weightDecay: Float = 0.01,
         weightDecayScope: WeightDecayScope = .decayingParameters
     ) {
-        core = AdamCore(name: "AdamW", decoupled: true, parameters: parameters, shard: shard, betas: betas,
-                        epsilon: epsilon, weightDecay: weightDecay, weightDecayScope: weightDecayScope)
+        super.init(core: AdamCore(name: "AdamW", decoupled: true, parameters: parameters, shard: shard, betas: betas,
+                                  epsilon: epsilon, weightDecay: weightDecay, weightDecayScope: weightDecayScope))
     }
-
-    /// `["exp_avg", "exp_avg_sq"]`.
-    public var stateBuffers: [(name: String, tensor: Tensor)] { core.stateBuffers }
-
-    public func step(learningRate: Float) { core.step(learningRate: learningRate) }
 }
