@@ -40,10 +40,12 @@ let package = Package(
             pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"])]
         ),
+        // Acquire/release access to counters in memory shared between ranks.
+        .systemLibrary(name: "CAtomics"),
 
         // MARK: - Layer 2: the Swift MPI module
 
-        .target(name: "MPI", dependencies: ["CMPI"]),
+        .target(name: "MPI", dependencies: ["CMPI", "CAtomics"]),
 
         // MARK: - Layer 3: tensor math on OpenBLAS
 

@@ -35,6 +35,10 @@ static inline MPI_Status *cmpi_statuses_ignore(void) { return MPI_STATUSES_IGNOR
 static inline MPI_Request cmpi_request_null(void) { return MPI_REQUEST_NULL; }
 static inline MPI_Errhandler cmpi_errors_return(void) { return MPI_ERRORS_RETURN; }
 static inline int cmpi_undefined(void) { return MPI_UNDEFINED; }
+static inline MPI_Info cmpi_info_null(void) { return MPI_INFO_NULL; }
+
+// The split type that groups the ranks able to share memory (one node).
+static inline int cmpi_comm_type_shared(void) { return MPI_COMM_TYPE_SHARED; }
 
 // Constants that are plain macros: Swift imports simple integer macros, but
 // these keep every MPI constant behind the same prefix.

@@ -12,6 +12,16 @@ public enum GradientPrecision: String, Sendable, CaseIterable {
     case bfloat16
 }
 
+/// How gradients travel between ranks.
+public enum GradientTransport: String, Sendable, CaseIterable {
+    /// Ranks on one node average gradients in each other's memory (see
+    /// ``SharedMemoryReduction``); needs gradients in ``SharedGradientBuffers``
+    /// and the float32 wire format.
+    case sharedMemory = "shared_memory"
+    /// Nonblocking MPI collectives on the gradient buffer.
+    case mpi
+}
+
 /// Who drives MPI's progress engine while backward computes.
 ///
 /// OpenMPI moves the data of a nonblocking collective only inside MPI calls.
@@ -35,6 +45,11 @@ public enum ProgressMode: String, Sendable, CaseIterable {
 
 /// Averages a model's gradients over the ranks of a communicator, bucket by
 /// bucket, overlapping the reduction with backward.
+///
+/// When the model's gradients live in ``SharedGradientBuffers`` (all ranks on
+/// one node, float32 on the wire), the buckets are averaged by the ranks
+/// themselves in shared memory; otherwise by nonblocking MPI collectives on
+/// the gradient buffer. Both report the same statistics.
 ///
 /// Buckets are fixed ranges of the flat gradient buffer. Since parameters are
 /// laid out in reverse forward order (see ``ParameterStore``), backward fills
@@ -72,6 +87,8 @@ public final class GradientReducer {
     public let progress: ProgressMode
     /// The gradients valid after ``finish()``: all of them, or this rank's shard.
     public let ownedRange: Range<Int>
+    /// How the gradients travel.
+    public let transport: GradientTransport
 
     /// The bfloat16 copy of the gradients that is reduced instead of them.
     private let wire: MPIBuffer<UInt16>?
@@ -84,10 +101,12 @@ public final class GradientReducer {
     private var scale: Float = 1
     private var firstStart: UInt64?
     private var worker: ProgressThread?
+    private let shared: SharedMemoryReduction?
 
-    /// Seconds the training thread waited on communication that backward did
-    /// not hide: in ``finish()``, and in the global-norm and parameter
-    /// collectives of ZeRO. Reset by ``resetStatistics()``.
+    /// Seconds the training thread spent on communication instead of compute:
+    /// reduction work and tests between layers during backward, waiting in
+    /// ``finish()``, and the global-norm and parameter collectives of ZeRO.
+    /// Reset by ``resetStatistics()``.
     public private(set) var exposedSeconds: Double = 0
     /// Seconds from each step's first bucket start until all buckets were
     /// complete, summed: the time the reduction was in flight.
@@ -104,7 +123,11 @@ public final class GradientReducer {
     ///   - precision: The wire format.
     ///   - shards: ZeRO-1 shards (one range per rank), or `nil`.
     ///   - progress: Who drives progress during backward.
-    /// - Throws: An `MPIError` if the bfloat16 reduction cannot be registered.
+    /// Collective over `communicator` when it has more than one rank: the
+    /// ranks agree on the transport.
+    ///
+    /// - Throws: An `MPIError` if the bfloat16 reduction cannot be registered
+    ///   or the ranks cannot agree on the transport.
     public init(communicator: Communicator, parameters: ParameterStore, bucketBytes: Int, overlap: Bool = true,
                 precision: GradientPrecision = .float32, shards: ParameterShards? = nil,
                 progress: ProgressMode = .polling) throws {
@@ -136,8 +159,26 @@ public final class GradientReducer {
             wire = nil
             operation = .sum
         }
-        if progress == .thread && isDistributed {
-            worker = ProgressThread()
+        var sharedBuffers: SharedGradientBuffers?
+        if isDistributed {
+            // Every rank must take the same path; a rank whose gradients are
+            // not shared (or that reduces in bfloat16) sends all to MPI.
+            let candidate = (parameters.gradients.storage.owner as? SharedGradientBuffers).flatMap {
+                $0.segment.ranks == communicator.size && $0.segment.rank == communicator.rank
+                    && $0.count == parameters.count && parameters.gradients.offset == 0 && precision == .float32 ? $0 : nil
+            }
+            if try communicator.allReduce(Int32(candidate == nil ? 0 : 1), op: .min) == 1 { sharedBuffers = candidate }
+        }
+        if let sharedBuffers {
+            transport = .sharedMemory
+            shared = SharedMemoryReduction(buffers: sharedBuffers, buckets: buckets,
+                                           ownedRange: shards == nil ? nil : ownedRange)
+        } else {
+            transport = .mpi
+            shared = nil
+            if progress == .thread && isDistributed {
+                worker = ProgressThread()
+            }
         }
     }
 
@@ -156,6 +197,7 @@ public final class GradientReducer {
         firstStart = nil
         nextPacked = 0
         scale = 1 / Float(communicator.size * microBatches)
+        shared?.begin(scale: scale)
         worker?.arm(start: { [unowned self] count in self.startBuckets(upTo: count) },
                     poll: { [unowned self] in self.poll() })
     }
@@ -170,10 +212,19 @@ public final class GradientReducer {
         guard overlap, isDistributed else { return }
         if let worker {
             worker.release(upTo: packReadyBuckets())
+            return
+        }
+        let clock = Stopwatch()
+        if let shared {
+            let ready = packReadyBuckets()
+            if ready > 0 && firstStart == nil { firstStart = MonotonicClock.nanoseconds() }
+            shared.publish(readyBuckets: ready)
+            shared.averageAvailable()
         } else {
             startBuckets(upTo: packReadyBuckets())
             poll()
         }
+        exposedSeconds += clock.elapsedSeconds
     }
 
     /// Starts what is left, waits for every bucket and applies the averaging
@@ -189,6 +240,17 @@ public final class GradientReducer {
         }
         frontier = parameters.count
         let clock = Stopwatch()
+        if let shared {
+            if firstStart == nil { firstStart = MonotonicClock.nanoseconds() }
+            shared.publish(readyBuckets: packReadyBuckets())
+            shared.finish()
+            reducedBytes += parameters.count * MemoryLayout<Float>.stride
+            let end = MonotonicClock.nanoseconds()
+            exposedSeconds += clock.elapsedSeconds
+            if let firstStart { communicationSeconds += Double(end &- firstStart) * 1e-9 }
+            // The scale was applied while averaging.
+            return
+        }
         if let worker {
             worker.finish(upTo: packReadyBuckets())
             pending.removeAll(keepingCapacity: true)

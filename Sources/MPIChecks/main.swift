@@ -1,6 +1,6 @@
 // mpi-checks: multi-rank checks of the MPI module, run under mpirun by
 // MPITests. Usage: mpi-checks [all|collectives|nonblocking|communicators|
-// errors|custom-op|sharding|selftest-fail|hang|misuse-root]...
+// errors|custom-op|sharding|shared-memory|selftest-fail|hang|misuse-root]...
 import Foundation
 import MPI
 
@@ -11,11 +11,12 @@ let scenarios: [String: (Checker) throws -> Void] = [
     "errors": checkErrors,
     "custom-op": checkCustomReduction,
     "sharding": checkSharding,
+    "shared-memory": checkSharedMemory,
     "selftest-fail": checkDeliberateFailure,
     "hang": { try hangForever($0.world) },
     "misuse-root": { try misuseRoot($0.world) },
 ]
-let everyday = ["communicators", "collectives", "nonblocking", "errors", "custom-op", "sharding"]
+let everyday = ["communicators", "collectives", "nonblocking", "errors", "custom-op", "sharding", "shared-memory"]
 
 var requested = Array(CommandLine.arguments.dropFirst())
 if requested.isEmpty || requested == ["all"] { requested = everyday }

@@ -1,3 +1,4 @@
+import Foundation
 import TensorCore
 
 /// Where one named parameter lives in a model's flat buffers.
@@ -53,7 +54,46 @@ public final class ParameterStore: @unchecked Sendable {
         parameters = infos
         indexByName = index
         values = Tensor(zeros: [offset])
-        gradients = Tensor(zeros: [offset])
+        if let storage = Self.gradientAllocator?(offset) {
+            precondition(storage.count == offset, "ParameterStore: gradient allocator gave \(storage.count) elements for \(offset)")
+            gradients = Tensor(viewing: storage, shape: [offset])
+        } else {
+            gradients = Tensor(zeros: [offset])
+        }
+    }
+
+    /// Supplies the zero-filled gradient buffer of `count` elements for a new
+    /// store, or `nil` for ordinary memory.
+    public typealias GradientAllocator = (_ count: Int) -> TensorStorage?
+
+    /// Runs `body` with `allocator` choosing the gradient memory of every
+    /// store the calling thread creates meanwhile.
+    ///
+    /// Models build their store inside their initializer, and layers keep
+    /// views of it, so the gradient memory must be chosen before the model
+    /// exists. Data parallelism uses this while building the model to put
+    /// gradients where the other ranks of the node can read them:
+    ///
+    ///     let model = ParameterStore.withGradientAllocator(allocator) { MLP(configuration) }
+    public static func withGradientAllocator<Result>(_ allocator: @escaping GradientAllocator,
+                                                     _ body: () throws -> Result) rethrows -> Result {
+        let key = gradientAllocatorKey
+        let previous = Thread.current.threadDictionary[key]
+        Thread.current.threadDictionary[key] = AllocatorBox(allocate: allocator)
+        defer { Thread.current.threadDictionary[key] = previous }
+        return try body()
+    }
+
+    /// The allocator bound by ``withGradientAllocator(_:_:)`` on this thread.
+    static var gradientAllocator: GradientAllocator? {
+        (Thread.current.threadDictionary[gradientAllocatorKey] as? AllocatorBox)?.allocate
+    }
+
+    private static let gradientAllocatorKey = "swift-ddp.ParameterStore.gradientAllocator"
+
+    private final class AllocatorBox {
+        let allocate: GradientAllocator
+        init(allocate: @escaping GradientAllocator) { self.allocate = allocate }
     }
 
     /// The total number of scalar parameters.

@@ -9,6 +9,9 @@ public final class TensorStorage: @unchecked Sendable {
     public let base: UnsafeMutablePointer<Float>
     /// The number of elements.
     public let count: Int
+    /// The object that owns adopted memory, kept alive as long as the
+    /// storage; `nil` when the storage allocated its own.
+    public let owner: AnyObject?
 
     /// Allocates `count` elements, all zero.
     public init(count: Int) {
@@ -19,10 +22,26 @@ public final class TensorStorage: @unchecked Sendable {
         base = raw.bindMemory(to: Float.self, capacity: max(count, 1))
         base.initialize(repeating: 0, count: max(count, 1))
         self.count = count
+        owner = nil
+    }
+
+    /// Views `count` elements of memory that `owner` allocated and frees,
+    /// such as a region of memory shared with other processes.
+    ///
+    /// - Parameters:
+    ///   - base: The first element; 64-byte aligned, valid while `owner` lives.
+    ///   - count: The number of elements.
+    ///   - owner: The object that keeps the memory alive.
+    public init(adopting base: UnsafeMutablePointer<Float>, count: Int, owner: AnyObject) {
+        precondition(count >= 0, "TensorStorage: negative element count \(count)")
+        precondition(Int(bitPattern: base) % 64 == 0, "TensorStorage: adopted memory at \(base) is not 64-byte aligned")
+        self.base = base
+        self.count = count
+        self.owner = owner
     }
 
     deinit {
-        base.deallocate()
+        if owner == nil { base.deallocate() }
     }
 
     /// The whole storage as a buffer.

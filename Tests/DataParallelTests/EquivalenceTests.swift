@@ -62,10 +62,15 @@ final class EquivalenceTests: XCTestCase {
                              ranks: [2])
     }
 
-    /// Progress by polling between layers (the default is a communication thread).
-    func testPollingProgress() throws {
-        try assertEquivalent(DDPJob(yaml: TestConfigs.mlp, overrides: ["parallel.bucket_mb=0.001"],
-                                    arguments: ["--progress", "polling"]), ranks: [2, 4])
+    /// The MPI transport (the default averages in shared memory when the
+    /// ranks share a node), with both ways of driving its progress.
+    func testMPITransport() throws {
+        let reference = try DDPJob(yaml: TestConfigs.mlp).parameters(ranks: 1)
+        let mpi = ["parallel.transport=mpi", "parallel.bucket_mb=0.001"]
+        try assertEquivalent(DDPJob(yaml: TestConfigs.mlp, overrides: mpi, arguments: ["--progress", "polling"]),
+                             ranks: [2, 4], reference: reference)
+        try assertEquivalent(DDPJob(yaml: TestConfigs.mlp, overrides: mpi, arguments: ["--progress", "thread"]),
+                             ranks: [2], reference: reference)
     }
 
     /// K micro-batches reduced once equal one batch of K times the size.
@@ -83,6 +88,8 @@ final class EquivalenceTests: XCTestCase {
         let adamW = DDPJob(yaml: TestConfigs.mlp, overrides: TestConfigs.adamW + ["parallel.zero=1", "parallel.bucket_mb=0.002"])
         let plain = try DDPJob(yaml: TestConfigs.mlp, overrides: TestConfigs.adamW).parameters(ranks: 1)
         try assertEquivalent(adamW, ranks: [2, 4], reference: plain)
+        try assertEquivalent(DDPJob(yaml: adamW.yaml, overrides: adamW.overrides + ["parallel.transport=mpi"]),
+                             ranks: [2], reference: plain)
 
         let clipped = ["optimizer.clip_norm=0.5"]
         let clippedPlain = try DDPJob(yaml: TestConfigs.mlp, overrides: clipped).parameters(ranks: 1)

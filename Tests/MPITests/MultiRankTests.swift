@@ -22,6 +22,9 @@ final class MultiRankTests: XCTestCase {
         "PASS error.continues-after-error",
         "PASS custom-op.blocking",
         "PASS custom-op.nonblocking",
+        "PASS shared-memory.regions-visible-to-all",
+        "PASS shared-memory.counter-publishes-data",
+        "PASS shared-memory.nothing-left-in-dev-shm",
     ]
 
     func checks() throws -> URL {

@@ -94,7 +94,7 @@ public final class Trainer {
         let microBatch = globalBatch / (ranks * accumulation)
 
         data = try RunComponents.loadData(config)
-        model = try RunComponents.makeModel(config, data: data)
+        model = try Self.makeModel(config, data: data, communicator: communicator)
         let seed = UInt64(config.int("training.seed"))
         model.initializeParameters(seed: seed)
         model.dropoutGenerator = RandomGenerator(seed: seed, stream: 0xD0 &+ UInt64(communicator.rank))
@@ -136,6 +136,25 @@ public final class Trainer {
             }
             metrics = try MetricsLog(url: directory.appendingPathComponent("metrics.jsonl"))
             events = try TensorBoardEventWriter(directory: directory)
+        }
+    }
+
+    /// Builds the model, with its gradients in memory shared by the ranks
+    /// when `parallel.transport` allows it and the ranks share a node.
+    static func makeModel(_ config: ResolvedConfig, data: DataSplits, communicator: Communicator) throws -> Model {
+        guard communicator.size > 1, config.string("parallel.transport") == "auto",
+              config.string("parallel.gradient_dtype") == "float32" else {
+            return try RunComponents.makeModel(config, data: data)
+        }
+        let isLeader = communicator.rank == 0
+        let allocator = SharedGradientBuffers.allocator(communicator: communicator) { error in
+            // Several nodes are the normal case for MPI; a failure on one node is worth a line.
+            if let error, isLeader {
+                FileHandle.standardError.write(Data("ddp: gradients go through MPI: \(error)\n".utf8))
+            }
+        }
+        return try ParameterStore.withGradientAllocator(allocator) {
+            try RunComponents.makeModel(config, data: data)
         }
     }
 

@@ -19,6 +19,8 @@ struct TrainBenchmarkReport: Codable, Sendable {
     var perRankBatch: Int
     var timedSteps: Int
     var progress: String
+    /// How gradients travelled: `shared_memory` or `mpi`.
+    var transport: String
     var bucketMB: Double
     var gradientDtype: String
     var zero: Int
@@ -30,7 +32,8 @@ struct TrainBenchmarkReport: Codable, Sendable {
     var stepSeconds: Double
     /// `stepSeconds - exposedCommunicationSeconds`.
     var computeSeconds: Double
-    /// Time per step the training thread waited on communication (mean over ranks).
+    /// Time per step the training thread spent on communication instead of
+    /// compute: reduction work and tests during backward, and waits (mean over ranks).
     var exposedCommunicationSeconds: Double
     /// `exposedCommunicationSeconds / stepSeconds`.
     var exposedCommunicationShare: Double
@@ -120,6 +123,7 @@ enum TrainBenchmark {
         return TrainBenchmarkReport(
             model: kind, ranks: world.size, parameters: parameterCount, globalBatch: globalBatch,
             perRankBatch: perRankBatch, timedSteps: steps, progress: progress.rawValue,
+            transport: trainer.reducer.transport.rawValue,
             bucketMB: config.double("parallel.bucket_mb"), gradientDtype: config.string("parallel.gradient_dtype"),
             zero: config.int("parallel.zero"),
             samplesPerSecond: samplesPerSecond, tokensPerSecond: tokensPerSecond,

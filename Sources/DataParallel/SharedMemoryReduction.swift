@@ -1,0 +1,182 @@
+import MPI
+
+/// Averages gradients that live in ``SharedGradientBuffers``, bucket by
+/// bucket, by loads and stores between the ranks of one node.
+///
+/// Each bucket is cut into one slice per rank. When every rank has announced
+/// a bucket final, each rank sums its slice over all ranks' buffers, scales
+/// it, and writes the average back into every rank's buffer: every gradient
+/// byte is read once and written once per rank, with no copy into MPI's
+/// buffers. (OpenMPI's shared-memory allreduce copies each byte in and out of
+/// its own segments; on this machine that copying, not the wait, was what
+/// two ranks lost per step.) Each average is computed by exactly one rank,
+/// so every replica receives the same bits.
+///
+/// Ranks signal through two counters each, `generation << 32 | buckets`:
+/// *ready* (buckets whose gradients this rank has finished) and *reduced*
+/// (buckets whose slice this rank has averaged). A rank may touch its buffer
+/// again only when every peer's reduced counter covers all buckets, which
+/// ``finish()`` waits for.
+///
+/// Under ZeRO-1 a rank's slice of a bucket is the part inside its own shard,
+/// and it writes only its own buffer, since only the owner updates a shard.
+final class SharedMemoryReduction {
+    private let buffers: SharedGradientBuffers
+    private let rank: Int
+    private let ranks: Int
+    /// This rank's slice of each bucket; may be empty.
+    private let slices: [Range<Int>]
+    /// Whether averages go to every rank (plain) or only to this one (ZeRO-1).
+    private let writesPeers: Bool
+    private let peerGradients: [UnsafeMutablePointer<Float>]
+    private let ready: [SharedCounter]
+    private let reduced: [SharedCounter]
+    private var generation: UInt64 = 0
+    private var published = 0
+    private var averaged = 0
+    private var scale: Float = 1
+
+    /// - Parameters:
+    ///   - buffers: Every rank's gradients.
+    ///   - buckets: The bucket ranges, in the order they become ready.
+    ///   - ownedRange: This rank's ZeRO shard, or `nil` without ZeRO.
+    init(buffers: SharedGradientBuffers, buckets: [Range<Int>], ownedRange: Range<Int>?) {
+        self.buffers = buffers
+        rank = buffers.segment.rank
+        ranks = buffers.segment.ranks
+        writesPeers = ownedRange == nil
+        let (rank, ranks) = (self.rank, self.ranks)
+        slices = buckets.map { bucket in
+            if let ownedRange { return bucket.clamped(to: ownedRange) }
+            // Whole cache lines per rank, so no two ranks write the same line.
+            let perRank = ((bucket.count + ranks - 1) / ranks + 15) / 16 * 16
+            let low = min(bucket.lowerBound + rank * perRank, bucket.upperBound)
+            return low..<min(low + perRank, bucket.upperBound)
+        }
+        peerGradients = (0..<ranks).map { buffers.gradients(ofRank: $0) }
+        ready = (0..<ranks).map { buffers.readyCounter(ofRank: $0) }
+        reduced = (0..<ranks).map { buffers.reducedCounter(ofRank: $0) }
+    }
+
+    /// Starts a reduction whose result is the sum over ranks times `scale`.
+    func begin(scale: Float) {
+        buffers.generation += 1
+        generation = buffers.generation
+        published = 0
+        averaged = 0
+        self.scale = scale
+    }
+
+    /// Announces that this rank's first `buckets` buckets are final.
+    func publish(readyBuckets buckets: Int) {
+        guard buckets > published else { return }
+        published = buckets
+        ready[rank].store(mark(buckets))
+    }
+
+    /// Averages the slices of buckets that every rank has announced, without
+    /// waiting for any. Call between layers during backward.
+    func averageAvailable() {
+        while averaged < published && everyRankReady(bucket: averaged) {
+            averageSlice(of: averaged)
+        }
+    }
+
+    /// Averages every remaining slice, waiting for peers as needed, then
+    /// waits until every peer has averaged its slices too. Every bucket must
+    /// have been published.
+    func finish() {
+        precondition(published == slices.count, "SharedMemoryReduction: finish() with \(published) of \(slices.count) buckets ready")
+        while averaged < slices.count {
+            let target = mark(averaged + 1)
+            for peer in 0..<ranks where peer != rank { ready[peer].wait(untilAtLeast: target) }
+            averageSlice(of: averaged)
+        }
+        let done = mark(slices.count)
+        for peer in 0..<ranks where peer != rank { reduced[peer].wait(untilAtLeast: done) }
+    }
+
+    @inline(__always)
+    private func mark(_ buckets: Int) -> UInt64 { generation << 32 | UInt64(buckets) }
+
+    private func everyRankReady(bucket: Int) -> Bool {
+        let target = mark(bucket + 1)
+        for peer in 0..<ranks where peer != rank && ready[peer].load() < target { return false }
+        return true
+    }
+
+    private func averageSlice(of bucket: Int) {
+        let slice = slices[bucket]
+        if !slice.isEmpty {
+            peerGradients.withUnsafeBufferPointer { sources in
+                if ranks == 2 && writesPeers {
+                    averagePairInPlace(sources[0], sources[1], slice, scale: scale)
+                } else {
+                    average(sources, into: writesPeers ? nil : rank, slice, scale: scale)
+                }
+            }
+        }
+        averaged += 1
+        reduced[rank].store(mark(averaged))
+    }
+}
+
+private typealias Lanes = SIMD16<Float>
+
+@inline(__always)
+private func loadLanes(_ x: UnsafeMutablePointer<Float>, _ i: Int) -> Lanes {
+    UnsafeRawPointer(x + i).loadUnaligned(as: Lanes.self)
+}
+
+@inline(__always)
+private func storeLanes(_ v: Lanes, _ x: UnsafeMutablePointer<Float>, _ i: Int) {
+    UnsafeMutableRawPointer(x + i).storeBytes(of: v, as: Lanes.self)
+}
+
+/// `a[i] = b[i] = (a[i] + b[i]) * scale` over `range`: the two-rank case,
+/// one read and one write of each buffer.
+private func averagePairInPlace(_ a: UnsafeMutablePointer<Float>, _ b: UnsafeMutablePointer<Float>,
+                                _ range: Range<Int>, scale: Float) {
+    var i = range.lowerBound
+    while i + Lanes.scalarCount <= range.upperBound {
+        let mean = (loadLanes(a, i) + loadLanes(b, i)) * scale
+        storeLanes(mean, a, i)
+        storeLanes(mean, b, i)
+        i += Lanes.scalarCount
+    }
+    while i < range.upperBound {
+        let mean = (a[i] + b[i]) * scale
+        a[i] = mean
+        b[i] = mean
+        i += 1
+    }
+}
+
+/// The sum over `sources` in rank order, times `scale`, written to every
+/// source, or only to `sources[owner]` when `owner` is set.
+private func average(_ sources: UnsafeBufferPointer<UnsafeMutablePointer<Float>>, into owner: Int?,
+                     _ range: Range<Int>, scale: Float) {
+    var i = range.lowerBound
+    while i + Lanes.scalarCount <= range.upperBound {
+        var sum = loadLanes(sources[0], i)
+        for r in 1..<sources.count { sum += loadLanes(sources[r], i) }
+        sum *= scale
+        if let owner {
+            storeLanes(sum, sources[owner], i)
+        } else {
+            for r in 0..<sources.count { storeLanes(sum, sources[r], i) }
+        }
+        i += Lanes.scalarCount
+    }
+    while i < range.upperBound {
+        var sum = sources[0][i]
+        for r in 1..<sources.count { sum += sources[r][i] }
+        sum *= scale
+        if let owner {
+            sources[owner][i] = sum
+        } else {
+            for r in 0..<sources.count { sources[r][i] = sum }
+        }
+        i += 1
+    }
+}
