@@ -22,7 +22,8 @@ public enum GradientTransport: String, Sendable, CaseIterable {
     case mpi
 }
 
-/// Who drives MPI's progress engine while backward computes.
+/// Who drives MPI's progress engine while backward computes (MPI transport
+/// only: with shared memory, ranks average between layers on the training thread).
 ///
 /// OpenMPI moves the data of a nonblocking collective only inside MPI calls.
 /// Polling tests the pending buckets each time a layer finishes; a thread
@@ -113,6 +114,12 @@ public final class GradientReducer {
     public private(set) var communicationSeconds: Double = 0
     /// Gradient bytes reduced (in the wire format) since the last reset.
     public private(set) var reducedBytes: Int = 0
+    /// Of ``exposedSeconds``, the seconds spent summing gradients in shared
+    /// memory (the shared-memory transport only); the rest is waiting.
+    public var averagingSeconds: Double {
+        Double((shared?.averagingNanoseconds ?? 0) &- averagingBaseline) * 1e-9
+    }
+    private var averagingBaseline: UInt64 = 0
 
     /// - Parameters:
     ///   - communicator: The data-parallel group.
@@ -309,6 +316,7 @@ public final class GradientReducer {
         exposedSeconds = 0
         communicationSeconds = 0
         reducedBytes = 0
+        averagingBaseline = shared?.averagingNanoseconds ?? 0
     }
 
     /// Rounds every newly complete bucket into the bfloat16 buffer (when one

@@ -1,4 +1,5 @@
 import MPI
+import TensorCore
 
 /// Averages gradients that live in ``SharedGradientBuffers``, bucket by
 /// bucket, by loads and stores between the ranks of one node.
@@ -35,6 +36,9 @@ final class SharedMemoryReduction {
     private var published = 0
     private var averaged = 0
     private var scale: Float = 1
+    /// Nanoseconds spent summing slices (the rest of the reducer's time is
+    /// waiting for peers).
+    private(set) var averagingNanoseconds: UInt64 = 0
 
     /// - Parameters:
     ///   - buffers: Every rank's gradients.
@@ -107,6 +111,7 @@ final class SharedMemoryReduction {
 
     private func averageSlice(of bucket: Int) {
         let slice = slices[bucket]
+        let start = MonotonicClock.nanoseconds()
         if !slice.isEmpty {
             peerGradients.withUnsafeBufferPointer { sources in
                 if ranks == 2 && writesPeers {
@@ -118,6 +123,7 @@ final class SharedMemoryReduction {
         }
         averaged += 1
         reduced[rank].store(mark(averaged))
+        averagingNanoseconds &+= MonotonicClock.nanoseconds() &- start
     }
 }
 

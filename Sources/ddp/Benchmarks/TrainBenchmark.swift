@@ -35,6 +35,9 @@ struct TrainBenchmarkReport: Codable, Sendable {
     /// Time per step the training thread spent on communication instead of
     /// compute: reduction work and tests during backward, and waits (mean over ranks).
     var exposedCommunicationSeconds: Double
+    /// Of `exposedCommunicationSeconds`, the time spent summing gradients
+    /// (shared-memory transport; the rest is waiting for the slowest rank).
+    var averagingSeconds: Double
     /// `exposedCommunicationSeconds / stepSeconds`.
     var exposedCommunicationShare: Double
     /// Time per step from the first bucket's start until all completed.
@@ -57,6 +60,8 @@ struct TrainBenchmarkReport: Codable, Sendable {
     var stepToMatmulThroughputRatio: Double?
     /// Bytes of optimizer state held by each rank.
     var optimizerStateBytesPerRank: Int
+    /// The speedup over one rank measured in the same job (`--against-one-rank`).
+    var scaling: ScalingReport?
 }
 
 enum TrainBenchmark {
@@ -87,6 +92,7 @@ enum TrainBenchmark {
         let slowest = try world.allReduce(elapsed, op: .max)
         let exposed = try world.allSum(trainer.reducer.exposedSeconds) / Double(world.size)
         let inFlight = try world.allSum(trainer.reducer.communicationSeconds) / Double(world.size)
+        let averaging = try world.allSum(trainer.reducer.averagingSeconds) / Double(world.size)
         let reduced = trainer.reducer.reducedBytes / max(steps, 1)
 
         let kind = config.string("model.kind")
@@ -128,7 +134,7 @@ enum TrainBenchmark {
             zero: config.int("parallel.zero"),
             samplesPerSecond: samplesPerSecond, tokensPerSecond: tokensPerSecond,
             stepSeconds: stepSeconds, computeSeconds: stepSeconds - exposed / Double(steps),
-            exposedCommunicationSeconds: exposed / Double(steps),
+            exposedCommunicationSeconds: exposed / Double(steps), averagingSeconds: averaging / Double(steps),
             exposedCommunicationShare: exposed / Double(steps) / stepSeconds,
             communicationInFlightSeconds: inFlight / Double(steps), reducedBytesPerStep: reduced,
             allreduceBusBandwidthGBs: bus, sgemmGFLOPs: sgemm, modelFlopsPerItem: flopsPerItem,

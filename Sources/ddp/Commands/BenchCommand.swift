@@ -95,16 +95,42 @@ extension BenchCommand {
         @Option(name: .long, help: "Timed steps (default: the config's training.steps).")
         var steps: Int?
 
+        @Flag(name: .long, help: ArgumentHelp(
+            "Also measure the speedup over one rank inside this job: rounds alternate rank 0 training alone "
+                + "at the per-rank batch and all ranks together (needs 2 or more ranks)."))
+        var againstOneRank = false
+
+        @Option(name: .long, help: "Rounds of the one-rank comparison; the median ratio is reported.")
+        var rounds = 5
+
+        func validate() throws {
+            guard rounds >= 1 else { throw ValidationError("--rounds must be at least 1, got \(rounds)") }
+            guard warmup >= 0 else { throw ValidationError("--warmup must not be negative, got \(warmup)") }
+            if let steps, steps < 1 { throw ValidationError("--steps must be at least 1, got \(steps)") }
+        }
+
         func run() throws {
             // The communication thread calls MPI from a second thread; ask for
             // that before startWorld's default initialization.
             if progress == .thread { _ = try? MPI.initialize(threadLevel: .serialized) }
             let world = try startWorld()
             let mode = (MPI.providedThreadLevel ?? .single) >= .serialized ? progress : .polling
+            if againstOneRank && world.size < 2 {
+                printError("--against-one-rank compares with the ranks of this job; start it with mpirun -np 2 or more")
+                throw ExitCode(2)
+            }
             try runOnAllRanks(world) {
                 let resolved = try ResolvedConfig.load(path: config, overrides: overrides)
-                let report = try TrainBenchmark.run(config: resolved, world: world, progress: mode,
-                                                    warmup: warmup, steps: steps ?? resolved.int("training.steps"))
+                let timedSteps = steps ?? resolved.int("training.steps")
+                var report = try TrainBenchmark.run(config: resolved, world: world, progress: mode,
+                                                    warmup: warmup, steps: timedSteps)
+                if againstOneRank {
+                    let perRank = resolved.int("training.batch_size") / world.size
+                    let alone = try ResolvedConfig.load(path: config, overrides: overrides + ["training.batch_size=\(perRank)"])
+                    report.scaling = try ScalingBenchmark.run(config: resolved, oneRankConfig: alone, world: world,
+                                                              progress: mode, warmup: warmup, steps: timedSteps,
+                                                              rounds: rounds)
+                }
                 if world.rank == 0 { printJSON(report) }
             }
         }
