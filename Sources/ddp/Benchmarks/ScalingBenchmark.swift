@@ -26,6 +26,11 @@ struct ScalingReport: Codable, Sendable {
     var medianSpeedup: Double
     /// `medianSpeedup / ranks`.
     var scalingEfficiency: Double
+    /// Per round, the share of the N-rank step time spent on communication
+    /// instead of compute (mean over ranks; see `exposedCommunicationShare`).
+    var exposedCommunicationShares: [Double]
+    /// The median of ``exposedCommunicationShares``.
+    var medianExposedCommunicationShare: Double
 }
 
 enum ScalingBenchmark {
@@ -54,7 +59,7 @@ enum ScalingBenchmark {
         try waitIdly(world)
         try timeSteps(together, count: warmup, learningRate: rate, clipNorm: clipNorm)
 
-        var single: [Double] = [], parallel: [Double] = []
+        var single: [Double] = [], parallel: [Double] = [], exposedShares: [Double] = []
         for _ in 0..<rounds {
             if let solo {
                 let seconds = try timeSteps(solo, count: steps, learningRate: rate, clipNorm: clipNorm)
@@ -62,9 +67,12 @@ enum ScalingBenchmark {
             }
             try waitIdly(world)
             try world.barrier()
+            let exposedBefore = together.reducer.exposedSeconds
             let seconds = try world.allReduce(try timeSteps(together, count: steps, learningRate: rate, clipNorm: clipNorm),
                                               op: .max)
+            let exposed = try world.allSum(together.reducer.exposedSeconds - exposedBefore) / Double(world.size)
             parallel.append(Double(steps * config.int("training.batch_size")) / seconds)
+            exposedShares.append(exposed / seconds)
         }
         // Only rank 0 timed the one-rank phases.
         var oneRank = world.rank == 0 ? single : Array(repeating: 0, count: rounds)
@@ -74,7 +82,9 @@ enum ScalingBenchmark {
         let median = speedups.sorted()[speedups.count / 2]
         return ScalingReport(rounds: rounds, oneRankBatch: oneRankConfig.int("training.batch_size"),
                              oneRankSamplesPerSecond: single, samplesPerSecond: parallel, speedups: speedups,
-                             medianSpeedup: median, scalingEfficiency: median / Double(world.size))
+                             medianSpeedup: median, scalingEfficiency: median / Double(world.size),
+                             exposedCommunicationShares: exposedShares,
+                             medianExposedCommunicationShare: exposedShares.sorted()[exposedShares.count / 2])
     }
 
     /// Seconds of `count` optimizer steps.

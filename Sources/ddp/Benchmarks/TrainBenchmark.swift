@@ -46,7 +46,8 @@ struct TrainBenchmarkReport: Codable, Sendable {
     var reducedBytesPerStep: Int
     /// `bytes * 2(n-1)/n / communicationInFlightSeconds`, GB/s (the NCCL-tests convention).
     var allreduceBusBandwidthGBs: Double?
-    /// Single-thread sgemm GFLOP/s at 1024x1024x1024, mean over ranks measured concurrently.
+    /// Single-thread sgemm GFLOP/s at 1024x1024x1024: on each rank, the median of
+    /// 5 runs before and 5 after the timed steps (all ranks at once); mean over ranks.
     var sgemmGFLOPs: Double
     /// Model training FLOPs per sample (per token for GPT: 6 x params + 12 x layers x context x width).
     var modelFlopsPerItem: Double
@@ -75,7 +76,9 @@ enum TrainBenchmark {
     ///   - steps: Timed steps.
     static func run(config: ResolvedConfig, world: Communicator, progress: ProgressMode,
                     warmup: Int, steps: Int) throws -> TrainBenchmarkReport {
-        let sgemm = try world.allSum(squareSgemmGFLOPs(size: 1024)) / Double(world.size)
+        // Timed before and after the steps, so that the reference sees the
+        // same drift of this shared host as the steps do.
+        var sgemmSamples = squareSgemmSeconds(size: 1024, repetitions: 5)
 
         var options = RunOptions(directory: nil, plainProgress: true)
         options.progress = progress
@@ -89,6 +92,8 @@ enum TrainBenchmark {
         let clock = Stopwatch()
         for _ in 0..<steps { _ = try trainer.trainStep(learningRate: rate, clipNorm: clipNorm) }
         let elapsed = clock.elapsedSeconds
+        sgemmSamples += squareSgemmSeconds(size: 1024, repetitions: 5)
+        let sgemm = try world.allSum(medianGFLOPs(size: 1024, seconds: sgemmSamples)) / Double(world.size)
         let slowest = try world.allReduce(elapsed, op: .max)
         let exposed = try world.allSum(trainer.reducer.exposedSeconds) / Double(world.size)
         let inFlight = try world.allSum(trainer.reducer.communicationSeconds) / Double(world.size)
@@ -146,18 +151,20 @@ enum TrainBenchmark {
             })
     }
 
-    /// Median GFLOP/s of `size`³ single-thread sgemm over 5 repetitions after a warm-up.
-    static func squareSgemmGFLOPs(size: Int) -> Double {
+    /// Seconds of each of `repetitions` `size`³ single-thread sgemms, after a warm-up.
+    static func squareSgemmSeconds(size: Int, repetitions: Int) -> [Double] {
         let a = filled([size, size]), b = filled([size, size]), c = Tensor(zeros: [size, size])
         matmul(a, b, into: c)
-        var seconds: [Double] = []
-        for _ in 0..<5 {
+        return (0..<repetitions).map { _ in
             let clock = Stopwatch()
             matmul(a, b, into: c)
-            seconds.append(clock.elapsedSeconds)
+            return clock.elapsedSeconds
         }
-        seconds.sort()
-        return 2 * pow(Double(size), 3) / seconds[2] / 1e9
+    }
+
+    /// GFLOP/s of the median of `seconds`, each a `size`³ sgemm.
+    static func medianGFLOPs(size: Int, seconds: [Double]) -> Double {
+        2 * pow(Double(size), 3) / seconds.sorted()[seconds.count / 2] / 1e9
     }
 
     /// Seconds of the GEMMs one MLP step runs at `batch` (forward, weight
