@@ -5,7 +5,7 @@ import XCTest
 /// `ddp bench train` runs the real trainer under mpirun and reports consistent numbers.
 final class BenchTests: XCTestCase {
     /// Runs `ddp bench train` on the test GPT at 2 ranks and parses its JSON.
-    private func benchReport(_ overrides: [String]) throws -> [String: Any] {
+    private func benchReport(_ overrides: [String], arguments: [String] = []) throws -> [String: Any] {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ddp-bench-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -13,7 +13,7 @@ final class BenchTests: XCTestCase {
         try TestConfigs.gpt.write(to: config, atomically: true, encoding: .utf8)
         let result = try MPIRun.run(executable: try MPIRun.executableURL(named: "ddp"), ranks: 2,
                                     arguments: ["bench", "train", "--config", config.path, "--warmup", "1", "--steps", "3"]
-                                        + overrides.flatMap { ["--set", $0] },
+                                        + overrides.flatMap { ["--set", $0] } + arguments,
                                     timeout: 240)
         XCTAssertEqual(result.exitCode, 0, "\(result)")
         let json = try XCTUnwrap(result.stdout.firstIndex(of: "{").map { String(result.stdout[$0...]) }, "\(result)")
@@ -25,6 +25,8 @@ final class BenchTests: XCTestCase {
         XCTAssertEqual(report["ranks"] as? Int, 2)
         // Both ranks run on this machine, so gradients are averaged in shared memory.
         XCTAssertEqual(report["transport"] as? String, "shared_memory")
+        XCTAssertGreaterThan(try XCTUnwrap(report["averagingSeconds"] as? Double), 0)
+        XCTAssertGreaterThan(try XCTUnwrap(report["averagingBusBandwidthGBs"] as? Double), 0)
         XCTAssertEqual(report["model"] as? String, "gpt")
         let step = try XCTUnwrap(report["stepSeconds"] as? Double)
         let compute = try XCTUnwrap(report["computeSeconds"] as? Double)
@@ -43,7 +45,35 @@ final class BenchTests: XCTestCase {
 
     /// The config chooses MPI collectives, and so does a bfloat16 exchange.
     func testTransportFollowsTheConfig() throws {
-        XCTAssertEqual(try benchReport(["parallel.transport=mpi"])["transport"] as? String, "mpi")
+        let mpi = try benchReport(["parallel.transport=mpi"])
+        XCTAssertEqual(mpi["transport"] as? String, "mpi")
+        XCTAssertEqual(mpi["averagingSeconds"] as? Double, 0)
         XCTAssertEqual(try benchReport(["parallel.gradient_dtype=bf16"])["transport"] as? String, "mpi")
+    }
+
+    /// `--against-one-rank` times rank 0 alone and both ranks in alternating rounds of one job.
+    func testSpeedupOverOneRankInTheSameJob() throws {
+        let report = try benchReport([], arguments: ["--against-one-rank", "--rounds", "3"])
+        let scaling = try XCTUnwrap(report["scaling"] as? [String: Any], "\(report)")
+        XCTAssertEqual(scaling["rounds"] as? Int, 3)
+        XCTAssertEqual(scaling["oneRankBatch"] as? Int, report["perRankBatch"] as? Int)
+        let single = try XCTUnwrap(scaling["oneRankSamplesPerSecond"] as? [Double])
+        let together = try XCTUnwrap(scaling["samplesPerSecond"] as? [Double])
+        let speedups = try XCTUnwrap(scaling["speedups"] as? [Double])
+        XCTAssertEqual(single.count, 3)
+        XCTAssertEqual(together.count, 3)
+        for i in 0..<3 {
+            XCTAssertGreaterThan(single[i], 0)
+            XCTAssertEqual(speedups[i], together[i] / single[i], accuracy: 1e-9)
+        }
+        XCTAssertEqual(try XCTUnwrap(scaling["medianSpeedup"] as? Double), speedups.sorted()[1], accuracy: 1e-12)
+    }
+
+    func testSpeedupOverOneRankNeedsSeveralRanks() throws {
+        let result = try MPIRun.runProcess(executable: try MPIRun.executableURL(named: "ddp"),
+                                           arguments: ["bench", "train", "--config", "configs/bench-mlp.yaml", "--against-one-rank"],
+                                           timeout: 60)
+        XCTAssertEqual(result.exitCode, 2, "\(result)")
+        XCTAssertTrue(result.stderr.contains("--against-one-rank"), "\(result)")
     }
 }

@@ -46,6 +46,10 @@ struct TrainBenchmarkReport: Codable, Sendable {
     var reducedBytesPerStep: Int
     /// `bytes * 2(n-1)/n / communicationInFlightSeconds`, GB/s (the NCCL-tests convention).
     var allreduceBusBandwidthGBs: Double?
+    /// `bytes * 2(n-1)/n / averagingSeconds`, GB/s: the bus bandwidth of the
+    /// shared-memory averaging while it works (shared-memory transport only),
+    /// comparable with `ddp bench allreduce`.
+    var averagingBusBandwidthGBs: Double?
     /// Single-thread sgemm GFLOP/s at 1024x1024x1024: on each rank, the median of
     /// 5 runs before and 5 after the timed steps (all ranks at once); mean over ranks.
     var sgemmGFLOPs: Double
@@ -131,6 +135,8 @@ enum TrainBenchmark {
         let n = Double(world.size)
         let bus: Double? = world.size > 1 && inFlight > 0
             ? Double(reduced) * 2 * (n - 1) / n / (inFlight / Double(steps)) / 1e9 : nil
+        let averagingBus: Double? = world.size > 1 && averaging > 0
+            ? Double(reduced) * 2 * (n - 1) / n / (averaging / Double(steps)) / 1e9 : nil
         return TrainBenchmarkReport(
             model: kind, ranks: world.size, parameters: parameterCount, globalBatch: globalBatch,
             perRankBatch: perRankBatch, timedSteps: steps, progress: progress.rawValue,
@@ -142,7 +148,7 @@ enum TrainBenchmark {
             exposedCommunicationSeconds: exposed / Double(steps), averagingSeconds: averaging / Double(steps),
             exposedCommunicationShare: exposed / Double(steps) / stepSeconds,
             communicationInFlightSeconds: inFlight / Double(steps), reducedBytesPerStep: reduced,
-            allreduceBusBandwidthGBs: bus, sgemmGFLOPs: sgemm, modelFlopsPerItem: flopsPerItem,
+            allreduceBusBandwidthGBs: bus, averagingBusBandwidthGBs: averagingBus, sgemmGFLOPs: sgemm, modelFlopsPerItem: flopsPerItem,
             achievedGFLOPs: achieved, modelFlopUtilization: achieved / (n * sgemm),
             matmulOnlySeconds: matmulSeconds,
             stepToMatmulThroughputRatio: matmulSeconds.map { $0 / stepSeconds },
