@@ -218,6 +218,10 @@ if grep -q "preempted at step" "$ddp"; then
         [ "$(squeue -h -j "$job" -o %T 2>/dev/null)" = "PENDING" ] && break
         sleep 0.25
     done
+    # slurmd rejects a credential issued in the same second as the previous
+    # run's revocation ("Job credential revoked"), which Slurm's own delay
+    # avoids; releasing it at once raced that, so let the clock move on first.
+    sleep 2
     scontrol update JobId="$job" StartTime=now || fail "cannot release the requeued job 3"
     wait_for 60 "resuming from step $preempted" || fail "the requeued job 3 did not resume from step $preempted"
     scancel "$job"

@@ -127,6 +127,9 @@ public final class GradientReducer {
     }
     private var averagingBaseline: UInt64 = 0
 
+    /// Creates a reducer; collective over `communicator` when it has more than
+    /// one rank, since the ranks agree on the transport.
+    ///
     /// - Parameters:
     ///   - communicator: The data-parallel group.
     ///   - parameters: The model's flat buffers.
@@ -136,9 +139,6 @@ public final class GradientReducer {
     ///   - precision: The wire format.
     ///   - shards: ZeRO-1 shards (one range per rank), or `nil`.
     ///   - progress: Who drives progress during backward.
-    /// Collective over `communicator` when it has more than one rank: the
-    /// ranks agree on the transport.
-    ///
     /// - Throws: An `MPIError` if the bfloat16 reduction cannot be registered
     ///   or the ranks cannot agree on the transport.
     public init(communicator: Communicator, parameters: ParameterStore, bucketBytes: Int, overlap: Bool = true,
