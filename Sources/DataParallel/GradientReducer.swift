@@ -289,6 +289,14 @@ public final class GradientReducer {
         }
     }
 
+    /// Whether the gradients this rank averaged in the last ``finish()`` were
+    /// all finite, or `nil` when the transport did not look at them (MPI).
+    ///
+    /// With shared memory every gradient is averaged by exactly one rank, so
+    /// the ranks' answers, combined, cover ``ownedRange`` of every rank, and
+    /// a separate pass over the gradients is not needed.
+    public var averagedGradientsFinite: Bool? { shared?.slicesFinite }
+
     /// Clips the averaged gradients to global L2 norm `maxNorm`.
     ///
     /// Under ZeRO each rank holds only its shard's gradients, so the squared

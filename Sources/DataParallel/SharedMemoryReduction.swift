@@ -39,6 +39,10 @@ final class SharedMemoryReduction {
     /// Nanoseconds spent summing slices (the rest of the reducer's time is
     /// waiting for peers).
     private(set) var averagingNanoseconds: UInt64 = 0
+    /// Whether every average this rank computed in the current reduction was
+    /// finite. The ranks' slices cover every gradient, so the ranks' flags
+    /// together answer the trainer's non-finite check without another pass.
+    private(set) var slicesFinite = true
 
     /// - Parameters:
     ///   - buffers: Every rank's gradients.
@@ -68,6 +72,7 @@ final class SharedMemoryReduction {
         generation = buffers.generation
         published = 0
         averaged = 0
+        slicesFinite = true
         self.scale = scale
     }
 
@@ -114,11 +119,10 @@ final class SharedMemoryReduction {
         let start = MonotonicClock.nanoseconds()
         if !slice.isEmpty {
             peerGradients.withUnsafeBufferPointer { sources in
-                if ranks == 2 && writesPeers {
-                    averagePairInPlace(sources[0], sources[1], slice, scale: scale)
-                } else {
-                    average(sources, into: writesPeers ? nil : rank, slice, scale: scale)
-                }
+                let finite = ranks == 2 && writesPeers
+                    ? averagePairInPlace(sources[0], sources[1], slice, scale: scale)
+                    : average(sources, into: writesPeers ? nil : rank, slice, scale: scale)
+                slicesFinite = slicesFinite && finite
             }
         }
         averaged += 1
@@ -139,29 +143,39 @@ private func storeLanes(_ v: Lanes, _ x: UnsafeMutablePointer<Float>, _ i: Int) 
     UnsafeMutableRawPointer(x + i).storeBytes(of: v, as: Lanes.self)
 }
 
+// The averaging loops also tell whether every mean is finite, the way
+// `Kernels.allFinite` does: `x * 0` is 0 for finite `x` and NaN otherwise.
+
 /// `a[i] = b[i] = (a[i] + b[i]) * scale` over `range`: the two-rank case,
-/// one read and one write of each buffer.
+/// one read and one write of each buffer. Returns whether all means are finite.
 private func averagePairInPlace(_ a: UnsafeMutablePointer<Float>, _ b: UnsafeMutablePointer<Float>,
-                                _ range: Range<Int>, scale: Float) {
+                                _ range: Range<Int>, scale: Float) -> Bool {
+    var check = Lanes()
     var i = range.lowerBound
     while i + Lanes.scalarCount <= range.upperBound {
         let mean = (loadLanes(a, i) + loadLanes(b, i)) * scale
         storeLanes(mean, a, i)
         storeLanes(mean, b, i)
+        check += mean * 0
         i += Lanes.scalarCount
     }
+    var tail: Float = 0
     while i < range.upperBound {
         let mean = (a[i] + b[i]) * scale
         a[i] = mean
         b[i] = mean
+        tail += mean * 0
         i += 1
     }
+    return check.sum() + tail == 0
 }
 
 /// The sum over `sources` in rank order, times `scale`, written to every
-/// source, or only to `sources[owner]` when `owner` is set.
+/// source, or only to `sources[owner]` when `owner` is set. Returns whether
+/// all means are finite.
 private func average(_ sources: UnsafeBufferPointer<UnsafeMutablePointer<Float>>, into owner: Int?,
-                     _ range: Range<Int>, scale: Float) {
+                     _ range: Range<Int>, scale: Float) -> Bool {
+    var check = Lanes()
     var i = range.lowerBound
     while i + Lanes.scalarCount <= range.upperBound {
         var sum = loadLanes(sources[0], i)
@@ -172,8 +186,10 @@ private func average(_ sources: UnsafeBufferPointer<UnsafeMutablePointer<Float>>
         } else {
             for r in 0..<sources.count { storeLanes(sum, sources[r], i) }
         }
+        check += sum * 0
         i += Lanes.scalarCount
     }
+    var tail: Float = 0
     while i < range.upperBound {
         var sum = sources[0][i]
         for r in 1..<sources.count { sum += sources[r][i] }
@@ -183,6 +199,8 @@ private func average(_ sources: UnsafeBufferPointer<UnsafeMutablePointer<Float>>
         } else {
             for r in 0..<sources.count { sources[r][i] = sum }
         }
+        tail += sum * 0
         i += 1
     }
+    return check.sum() + tail == 0
 }

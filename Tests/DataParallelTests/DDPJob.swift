@@ -10,6 +10,8 @@ struct DDPJob {
     var overrides: [String] = []
     /// Extra `ddp train` arguments.
     var arguments: [String] = []
+    /// Extra environment variables of the ranks (the test faults).
+    var environment: [String: String] = [:]
 
     /// The package root, for data/ and configs/.
     static let packageRoot = URL(fileURLWithPath: #filePath)
@@ -40,8 +42,8 @@ struct DDPJob {
         args += arguments
         let executable = try MPIRun.executableURL(named: "ddp")
         let result = ranks == 0
-            ? try MPIRun.runProcess(executable: executable, arguments: args, timeout: timeout)
-            : try MPIRun.run(executable: executable, ranks: ranks, arguments: args, timeout: timeout)
+            ? try MPIRun.runProcess(executable: executable, arguments: args, environment: environment, timeout: timeout)
+            : try MPIRun.run(executable: executable, ranks: ranks, arguments: args, environment: environment, timeout: timeout)
         var parameters: [Float] = []
         if let data = FileManager.default.contents(atPath: exportURL.path) {
             parameters = data.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }

@@ -83,4 +83,20 @@ final class ExchangeTests: XCTestCase {
         let launched = try DDPJob(yaml: TestConfigs.mlp).parameters(ranks: 1)
         XCTAssertEqual(alone, launched)
     }
+
+    /// A NaN gradient on one rank, with finite losses, stops every rank at that
+    /// step. Rank 0 poisons its last gradient, which rank 1 averages in shared
+    /// memory: the check must combine what each rank saw while averaging.
+    func testNonFiniteGradientOnOneRankStopsEveryRank() throws {
+        for transport in ["auto", "mpi"] {
+            for zero in ["0", "1"] {
+                let job = DDPJob(yaml: TestConfigs.mlp, overrides: ["parallel.transport=\(transport)", "parallel.zero=\(zero)"],
+                                 environment: ["DDP_TEST_NAN_RANK": "0", "DDP_TEST_NAN_STEP": "3"])
+                let outcome = try job.run(ranks: 2, timeout: 60)
+                XCTAssertNotEqual(outcome.result.exitCode, 0, "transport \(transport), zero \(zero): \(outcome.result)")
+                XCTAssertTrue(outcome.result.stderr.contains("step 3: the loss or a gradient"),
+                              "transport \(transport), zero \(zero): \(outcome.result)")
+            }
+        }
+    }
 }

@@ -12,10 +12,14 @@ import Foundation
 ///   `DDP_TEST_KILL_MARKER=path` makes the kill happen once: it fires only
 ///   while `path` does not exist, and creates it first, so a restarted job
 ///   that resumes before step `s` runs through.
+/// - `DDP_TEST_NAN_RANK=r DDP_TEST_NAN_STEP=s`: rank `r` writes a NaN into
+///   its last gradient during the backward of step `s`, with a finite loss,
+///   so only the check of the averaged gradients can catch it.
 public struct FaultInjection: Sendable {
     private let stallStep: Int?
     private let killStep: Int?
     private let killMarker: String?
+    private let nanStep: Int?
 
     /// Reads the variables for `rank` from `environment`.
     public init(rank: Int, environment: [String: String] = ProcessInfo.processInfo.environment) {
@@ -26,10 +30,11 @@ public struct FaultInjection: Sendable {
         stallStep = step("DDP_TEST_STALL_RANK", "DDP_TEST_STALL_STEP")
         killStep = step("DDP_TEST_KILL_RANK", "DDP_TEST_KILL_STEP")
         killMarker = environment["DDP_TEST_KILL_MARKER"]
+        nanStep = step("DDP_TEST_NAN_RANK", "DDP_TEST_NAN_STEP")
     }
 
     /// Whether any fault is set for this rank.
-    public var isActive: Bool { stallStep != nil || killStep != nil }
+    public var isActive: Bool { stallStep != nil || killStep != nil || nanStep != nil }
 
     /// Called at the start of each step (1-based): misbehaves when asked to.
     public func beforeStep(_ step: Int) {
@@ -42,6 +47,18 @@ public struct FaultInjection: Sendable {
         }
         if step == stallStep {
             while true { sleep(3600) }
+        }
+    }
+
+    /// The callback backward reports finished gradients to in step `step`:
+    /// `ready` itself, or for the poisoned step one that writes the NaN just
+    /// before the last gradient is reported (later, its reduction may be under way).
+    public func gradientsReady(_ step: Int, gradients: UnsafeMutableBufferPointer<Float>,
+                               forwardingTo ready: @escaping (Range<Int>) -> Void) -> (Range<Int>) -> Void {
+        guard step == nanStep, let last = gradients.indices.last else { return ready }
+        return { range in
+            if range.contains(last) { gradients[last] = .nan }
+            ready(range)
         }
     }
 }

@@ -456,8 +456,11 @@ extension Trainer {
     ///   written after it, so the newest one stays the last good state.
     func agreeAfterReduction(loss: Double) throws -> Bool {
         let owned = reducer.ownedRange
+        // The flags are combined over ranks below, which is all the
+        // shared-memory averaging needs: each rank checked its own slices.
         let finite = loss.isFinite
-            && Kernels.allFinite(model.parameters.gradients.pointer + owned.lowerBound, count: owned.count)
+            && (reducer.averagedGradientsFinite
+                ?? Kernels.allFinite(model.parameters.gradients.pointer + owned.lowerBound, count: owned.count))
         let flags = try communicator.allReduce([finite ? 0 : 1, PreemptionSignal.received == 0 ? 0 : 1] as [Int32], op: .max)
         preemptionPending = flags[1] != 0
         guard flags[0] != 0 else { return false }

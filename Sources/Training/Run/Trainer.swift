@@ -260,7 +260,8 @@ public final class Trainer {
             correct += Double(result.correct)
             count += Double(result.count)
             if micro == accumulation - 1 {
-                model.backward(gradientsReady: reducer.gradientsReady)
+                model.backward(gradientsReady: faults.gradientsReady(step + 1, gradients: model.parameters.gradients.storage.buffer,
+                                                                     forwardingTo: reducer.gradientsReady))
             } else {
                 model.backward(gradientsReady: nil)
             }
