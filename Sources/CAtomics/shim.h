@@ -18,14 +18,4 @@ static inline void catomic_store_release(uint64_t *word, uint64_t value) {
     __atomic_store_n(word, value, __ATOMIC_RELEASE);
 }
 
-// The spin-wait hint: lets the sibling hyperthread run and avoids the memory
-// order mis-speculation penalty when the awaited store arrives.
-static inline void catomic_spin_pause(void) {
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#elif defined(__aarch64__)
-    __asm__ __volatile__("yield");
-#endif
-}
-
 #endif
