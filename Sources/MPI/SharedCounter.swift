@@ -30,17 +30,27 @@ public struct SharedCounter {
 
     /// Returns once the value is at least `target`.
     ///
-    /// Yields the core between checks instead of spinning on `pause`: on
-    /// this virtual machine a `pause` loop makes the hypervisor take the CPU
-    /// away (pause-loop exiting), and the waiting rank then came back late.
-    /// Measured with `mpirun -np 2 ddp bench train --config
-    /// configs/bench-mlp.yaml --against-one-rank --steps 10 --rounds 21`,
-    /// five alternating jobs each: median speedup 1.55-1.95 (median 1.65)
-    /// spinning on `pause`, 1.65-1.93 (median 1.90) yielding. Yielding also
+    /// Yields the core for the first few checks, then sleeps between checks
+    /// (about 50 µs, the kernel's timer slack). Both choices were measured on
+    /// this virtual machine, whose two virtual CPUs the host sometimes runs on
+    /// one physical core: a rank that spins keeps its CPU busy while the rank
+    /// it waits for cannot run, and a `pause` loop makes the hypervisor take
+    /// the CPU away (pause-loop exiting). `mpirun -np 2 ddp bench train
+    /// --config configs/bench-mlp.yaml --against-one-rank --steps 10 --rounds 21`,
+    /// median speedup per job, alternating jobs: spinning on `pause` 1.55-1.95
+    /// (median 1.65 of 5); yielding only 1.48-1.94 (median 1.61 of 6);
+    /// yielding, then sleeping 1.71-1.97 (median 1.83 of 6). Sleeping also
     /// lets the awaited rank run when there are more ranks than cores.
     public func wait(untilAtLeast target: UInt64) {
+        var checks = 0
         while load() < target {
-            sched_yield()
+            if checks < 64 {
+                sched_yield()
+                checks += 1
+            } else {
+                var interval = timespec(tv_sec: 0, tv_nsec: 1_000)
+                nanosleep(&interval, nil)
+            }
         }
     }
 }
