@@ -131,18 +131,6 @@ final class SharedMemoryReduction {
     }
 }
 
-private typealias Lanes = SIMD16<Float>
-
-@inline(__always)
-private func loadLanes(_ x: UnsafeMutablePointer<Float>, _ i: Int) -> Lanes {
-    UnsafeRawPointer(x + i).loadUnaligned(as: Lanes.self)
-}
-
-@inline(__always)
-private func storeLanes(_ v: Lanes, _ x: UnsafeMutablePointer<Float>, _ i: Int) {
-    UnsafeMutableRawPointer(x + i).storeBytes(of: v, as: Lanes.self)
-}
-
 // The averaging loops also tell whether every mean is finite, the way
 // `Kernels.allFinite` does: `x * 0` is 0 for finite `x` and NaN otherwise.
 
@@ -150,14 +138,14 @@ private func storeLanes(_ v: Lanes, _ x: UnsafeMutablePointer<Float>, _ i: Int) 
 /// one read and one write of each buffer. Returns whether all means are finite.
 private func averagePairInPlace(_ a: UnsafeMutablePointer<Float>, _ b: UnsafeMutablePointer<Float>,
                                 _ range: Range<Int>, scale: Float) -> Bool {
-    var check = Lanes()
+    var check = FloatLanes()
     var i = range.lowerBound
-    while i + Lanes.scalarCount <= range.upperBound {
+    while i + FloatLanes.scalarCount <= range.upperBound {
         let mean = (loadLanes(a, i) + loadLanes(b, i)) * scale
         storeLanes(mean, a, i)
         storeLanes(mean, b, i)
         check += mean * 0
-        i += Lanes.scalarCount
+        i += FloatLanes.scalarCount
     }
     var tail: Float = 0
     while i < range.upperBound {
@@ -175,9 +163,9 @@ private func averagePairInPlace(_ a: UnsafeMutablePointer<Float>, _ b: UnsafeMut
 /// all means are finite.
 private func average(_ sources: UnsafeBufferPointer<UnsafeMutablePointer<Float>>, into owner: Int?,
                      _ range: Range<Int>, scale: Float) -> Bool {
-    var check = Lanes()
+    var check = FloatLanes()
     var i = range.lowerBound
-    while i + Lanes.scalarCount <= range.upperBound {
+    while i + FloatLanes.scalarCount <= range.upperBound {
         var sum = loadLanes(sources[0], i)
         for r in 1..<sources.count { sum += loadLanes(sources[r], i) }
         sum *= scale
@@ -187,7 +175,7 @@ private func average(_ sources: UnsafeBufferPointer<UnsafeMutablePointer<Float>>
             for r in 0..<sources.count { storeLanes(sum, sources[r], i) }
         }
         check += sum * 0
-        i += Lanes.scalarCount
+        i += FloatLanes.scalarCount
     }
     var tail: Float = 0
     while i < range.upperBound {

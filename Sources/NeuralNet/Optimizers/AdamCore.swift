@@ -76,7 +76,7 @@ private func adamUpdate(
         // code (movss/mulss/sqrtss); each lane computes exactly what the
         // scalar tail computes, in the same order, so the bits do not change.
         var i = segment.range.lowerBound
-        while i + Lanes.scalarCount <= segment.range.upperBound {
+        while i + FloatLanes.scalarCount <= segment.range.upperBound {
             let pi = loadLanes(p, i)
             let gradient = loadLanes(g, i) + l2 * pi
             let mi = beta1 * loadLanes(m, i) + oneMinusBeta1 * gradient
@@ -85,7 +85,7 @@ private func adamUpdate(
             storeLanes(vi, v, i)
             let denominator = vi.squareRoot() * inverseRootCorrection2 + epsilon
             storeLanes(pi * shrink - stepSize * mi / denominator, p, i)
-            i += Lanes.scalarCount
+            i += FloatLanes.scalarCount
         }
         while i < segment.range.upperBound {
             let gradient = g[i] + l2 * p[i]

@@ -96,9 +96,9 @@ public final class SGD: Optimizer {
 private func sgdPlainUpdate(_ p: UnsafeMutablePointer<Float>, _ g: UnsafeMutablePointer<Float>, _ range: Range<Int>,
                             learningRate lr: Float, weightDecay wd: Float) {
     var i = range.lowerBound
-    while i + Lanes.scalarCount <= range.upperBound {
+    while i + FloatLanes.scalarCount <= range.upperBound {
         storeLanes(loadLanes(p, i) - lr * (loadLanes(g, i) + wd * loadLanes(p, i)), p, i)
-        i += Lanes.scalarCount
+        i += FloatLanes.scalarCount
     }
     while i < range.upperBound {
         p[i] -= lr * (g[i] + wd * p[i])
@@ -112,12 +112,12 @@ private func sgdMomentumUpdate(_ p: UnsafeMutablePointer<Float>, _ g: UnsafeMuta
                                learningRate lr: Float, weightDecay wd: Float, momentum mu: Float, keep: Float,
                                first: Bool, nesterov: Bool) {
     var i = range.lowerBound
-    while i + Lanes.scalarCount <= range.upperBound {
+    while i + FloatLanes.scalarCount <= range.upperBound {
         let d = loadLanes(g, i) + wd * loadLanes(p, i)
         let buffer = first ? d : mu * loadLanes(b, i) + keep * d
         storeLanes(buffer, b, i)
         storeLanes(loadLanes(p, i) - lr * (nesterov ? d + mu * buffer : buffer), p, i)
-        i += Lanes.scalarCount
+        i += FloatLanes.scalarCount
     }
     while i < range.upperBound {
         let d = g[i] + wd * p[i]
