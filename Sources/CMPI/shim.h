@@ -35,6 +35,8 @@ static inline MPI_Status *cmpi_statuses_ignore(void) { return MPI_STATUSES_IGNOR
 static inline MPI_Request cmpi_request_null(void) { return MPI_REQUEST_NULL; }
 static inline MPI_Errhandler cmpi_errors_return(void) { return MPI_ERRORS_RETURN; }
 static inline int cmpi_undefined(void) { return MPI_UNDEFINED; }
+static inline int cmpi_any_source(void) { return MPI_ANY_SOURCE; }
+static inline int cmpi_any_tag(void) { return MPI_ANY_TAG; }
 static inline MPI_Info cmpi_info_null(void) { return MPI_INFO_NULL; }
 
 // The split type that groups the ranks able to share memory (one node).

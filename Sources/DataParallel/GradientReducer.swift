@@ -12,29 +12,15 @@ public enum GradientPrecision: String, Sendable, CaseIterable {
     case bfloat16
 }
 
-/// How gradients travel between ranks.
-public enum GradientTransport: String, Sendable, CaseIterable {
-    /// Ranks on one node average gradients in each other's memory (see
-    /// ``SharedMemoryReduction``); needs gradients in ``SharedGradientBuffers``
-    /// and the float32 wire format.
-    case sharedMemory = "shared_memory"
-    /// Nonblocking MPI collectives on the gradient buffer.
-    case mpi
-}
-
 /// Who drives MPI's progress engine while backward computes (MPI transport
 /// only: with shared memory, ranks average between layers on the training thread).
 ///
 /// OpenMPI moves the data of a nonblocking collective only inside MPI calls.
 /// Polling tests the pending buckets each time a layer finishes; a thread
 /// keeps testing while the GEMMs run. On this 2-core machine both ranks'
-/// cores are busy with compute, so the thread's work competes with backward.
-/// Measured with `mpirun -np 2 ddp bench train --config configs/bench-mlp.yaml
-/// --progress polling|thread --steps 60`, release build, three alternating
-/// pairs on an otherwise idle machine: polling 15110, 15218, 14589 samples/s
-/// against thread 14358, 13978, 12042, so polling is the default. (Under heavy
-/// load from other processes the thread won, 1.36-1.56x, because it makes
-/// progress while the training thread is descheduled.)
+/// cores are busy with compute, so the thread's work competes with backward,
+/// and polling measured faster (docs/benchmarks.md); under heavy load from
+/// other processes the thread can win.
 public enum ProgressMode: String, Sendable, CaseIterable {
     /// The training thread calls `MPI_Test` each time a layer finishes.
     case polling
@@ -47,36 +33,28 @@ public enum ProgressMode: String, Sendable, CaseIterable {
 /// Averages a model's gradients over the ranks of a communicator, bucket by
 /// bucket, overlapping the reduction with backward.
 ///
-/// When the model's gradients live in ``SharedGradientBuffers`` (all ranks on
-/// one node, float32 on the wire), the buckets are averaged by the ranks
-/// themselves in shared memory; otherwise by nonblocking MPI collectives on
-/// the gradient buffer. Both report the same statistics.
+/// The reducer owns the buckets and their readiness: fixed ranges of the flat
+/// gradient buffer which, since parameters are laid out in reverse forward
+/// order (see ``ParameterStore``), backward fills from offset 0 upward. A
+/// bucket is published to the transport as soon as backward has passed its
+/// end. How it then travels is the ``GradientTransport``'s business, chosen
+/// here once, the same on every rank:
 ///
-/// Buckets are fixed ranges of the flat gradient buffer. Since parameters are
-/// laid out in reverse forward order (see ``ParameterStore``), backward fills
-/// the buffer from offset 0 upward; a bucket's reduction starts as soon as
-/// backward has passed its end.
+/// - all ranks on one node, gradients in ``SharedGradientBuffers``, float32:
+///   ``SharedMemoryTransport`` (the ranks average in each other's memory);
+/// - several hosts with the same number of ranks each, gradients shared per
+///   host: ``HierarchicalTransport`` (shared memory inside a host, one MPI
+///   collective per slice between hosts);
+/// - otherwise ``MPITransport`` (nonblocking collectives on the buffer).
 ///
-/// Bucket size: the default `parallel.bucket_mb: 4` was kept after measuring
-/// 0.5, 1, 2, 4 and 8 MiB in the MLP benchmark at 2 ranks (thread progress):
-/// 4 MiB gave the best or near-best samples/s in both rounds (3785 and 4308;
-/// 1 MiB: 2355 and 3987; 8 MiB: 3496 and 4127). Fewer, larger buckets mean
-/// fewer collectives in flight per step; going past 4 MiB delays the first
-/// start until most of backward is over. (A blocking `MPI_Allreduce` of 4 MiB
-/// alone is slow here with OpenMPI's CMA single-copy path, 0.2 GB/s bus
-/// bandwidth against 4.7 at 1 MiB, but the nonblocking path inside the step
-/// did not show that cliff.) With the shared-memory transport the size
-/// hardly matters, since a bucket is only a unit of readiness: 0.5 to 1000
-/// MiB gave 14,700-17,100 samples/s in two alternating rounds, differences
-/// within the machine's noise, and summing took 0.52-0.61 ms per step at
-/// every size. Ranks only average between layers, so buckets smaller than a
-/// layer add nothing; 4 MiB stays the default for both transports.
+/// The default bucket size, `parallel.bucket_mb: 4`, and the measurements
+/// behind it are in docs/benchmarks.md.
 ///
-/// With ``shards`` set (ZeRO stage 1), each bucket is reduced, in place, only
-/// onto the ranks whose shard it overlaps (`MPI_Ireduce` per owner, or the
-/// owner's own sum in shared memory), so after
-/// ``finish()`` each rank holds the averaged gradients of its own shard: the
-/// effect of a reduce-scatter, keeping the buffer's layout and the overlap.
+/// With ``shards`` set (ZeRO stage 1), after ``finish()`` each rank holds at
+/// least the averaged gradients of its own shard (``ownedRange``): the MPI
+/// transport reduces each bucket only onto the ranks whose shard it
+/// overlaps, the effect of a reduce-scatter, keeping the buffer's layout and
+/// the overlap.
 public final class GradientReducer {
     /// The ranks gradients are averaged over.
     public let communicator: Communicator
@@ -90,25 +68,19 @@ public final class GradientReducer {
     public let precision: GradientPrecision
     /// ZeRO-1 shards, or `nil` when every rank needs every gradient.
     public let shards: ParameterShards?
-    /// Who makes MPI progress during backward.
+    /// Who makes MPI progress during backward (the MPI transport).
     public let progress: ProgressMode
     /// The gradients valid after ``finish()``: all of them, or this rank's shard.
     public let ownedRange: Range<Int>
     /// How the gradients travel.
-    public let transport: GradientTransport
+    public var transport: GradientTransportKind { wire?.kind ?? .mpi }
 
-    /// The bfloat16 copy of the gradients that is reduced instead of them.
-    private let wire: MPIBuffer<UInt16>?
-    private let operation: ReductionOperation
-    private let isDistributed: Bool
+    /// `nil` on a single rank.
+    private let wire: GradientTransport?
     private var frontier = 0
-    private var nextBucket = 0
-    private var pending: [Request] = []
-    private var firstError: Error?
+    private var readyBuckets = 0
     private var scale: Float = 1
-    private var firstStart: UInt64?
-    private var worker: ProgressThread?
-    private let shared: SharedMemoryReduction?
+    private var firstPublish: UInt64?
 
     /// Seconds the training thread spent on communication instead of compute:
     /// reduction work and tests between layers during backward, waiting in
@@ -121,9 +93,10 @@ public final class GradientReducer {
     /// Gradient bytes reduced (in the wire format) since the last reset.
     public private(set) var reducedBytes: Int = 0
     /// Of ``exposedSeconds``, the seconds spent summing gradients in shared
-    /// memory (the shared-memory transport only); the rest is waiting.
+    /// memory (the shared-memory and hierarchical transports); the rest is
+    /// waiting.
     public var averagingSeconds: Double {
-        Double((shared?.averagingNanoseconds ?? 0) &- averagingBaseline) * 1e-9
+        Double((wire?.averagingNanoseconds ?? 0) &- averagingBaseline) * 1e-9
     }
     private var averagingBaseline: UInt64 = 0
 
@@ -159,134 +132,91 @@ public final class GradientReducer {
         self.precision = precision
         self.shards = shards
         self.progress = progress
-        isDistributed = communicator.size > 1
         ownedRange = shards?.ranges[communicator.rank] ?? 0..<parameters.count
         let perBucket = bucketBytes / MemoryLayout<Float>.stride
-        buckets = stride(from: 0, to: parameters.count, by: perBucket).map {
+        let buckets = stride(from: 0, to: parameters.count, by: perBucket).map {
             $0..<min($0 + perBucket, parameters.count)
         }
-        if precision == .bfloat16 && isDistributed {
-            wire = MPIBuffer(count: parameters.count, repeating: 0)
-            operation = .custom(try BFloat16Sum.makeOperation())
-        } else {
+        self.buckets = buckets
+        guard communicator.size > 1 else {
             wire = nil
-            operation = .sum
+            return
         }
-        var sharedBuffers: SharedGradientBuffers?
-        if isDistributed {
-            // Every rank must take the same path; a rank whose gradients are
-            // not shared (or that reduces in bfloat16) sends all to MPI.
-            let candidate = (parameters.gradients.storage.owner as? SharedGradientBuffers).flatMap {
-                $0.segment.ranks == communicator.size && $0.segment.rank == communicator.rank
-                    && $0.count == parameters.count && parameters.gradients.offset == 0 && precision == .float32 ? $0 : nil
-            }
-            if try communicator.allReduce(Int32(candidate == nil ? 0 : 1), op: .min) == 1 { sharedBuffers = candidate }
+        // Every rank must take the same path: the ranks agree on the kind
+        // their gradient memory allows, and anything mixed goes to MPI.
+        let buffers = (parameters.gradients.storage.owner as? SharedGradientBuffers).flatMap {
+            $0.count == parameters.count && parameters.gradients.offset == 0 ? $0 : nil
         }
-        if let sharedBuffers {
-            transport = .sharedMemory
-            shared = SharedMemoryReduction(buffers: sharedBuffers, buckets: buckets,
-                                           ownedRange: shards == nil ? nil : ownedRange)
+        let possible: GradientTransportKind
+        if let buffers, buffers.layout == nil, buffers.segment.ranks == communicator.size,
+           buffers.segment.rank == communicator.rank, precision == .float32 {
+            possible = .sharedMemory
+        } else if let buffers, let layout = buffers.layout, layout.peers.size > 1,
+                  layout.host.size * layout.peers.size == communicator.size {
+            possible = .hierarchical
         } else {
-            transport = .mpi
-            shared = nil
-            if progress == .thread && isDistributed {
-                worker = ProgressThread()
-            }
+            possible = .mpi
         }
-    }
-
-    deinit {
-        worker?.stop()
+        let code = Int32(GradientTransportKind.allCases.firstIndex(of: possible)!)
+        let agreed = try communicator.allReduce([code, -code] as [Int32], op: .min)
+        let kind = agreed[0] == -agreed[1] ? possible : .mpi
+        switch (kind, buffers) {
+        case (.sharedMemory, let buffers?):
+            wire = SharedMemoryTransport(buffers: buffers, buckets: buckets, ownedRange: shards == nil ? nil : ownedRange)
+        case (.hierarchical, let buffers?):
+            wire = try HierarchicalTransport(buffers: buffers, peers: buffers.layout!.peers, buckets: buckets,
+                                             precision: precision)
+        default:
+            wire = try MPITransport(communicator: communicator, parameters: parameters, buckets: buckets,
+                                    precision: precision, shards: shards, progress: progress)
+        }
     }
 
     /// Arms the reducer for one backward whose gradients are the sum of
     /// `microBatches` mean-loss gradients; the result is their mean over
     /// micro-batches and ranks.
     public func begin(microBatches: Int = 1) {
-        precondition(pending.isEmpty, "GradientReducer: begin() while a reduction is pending; call finish() first")
         frontier = 0
-        nextBucket = 0
-        firstError = nil
-        firstStart = nil
-        nextPacked = 0
+        readyBuckets = 0
+        firstPublish = nil
         scale = 1 / Float(communicator.size * microBatches)
-        shared?.begin(scale: scale)
-        worker?.arm(start: { [unowned self] count in self.startBuckets(upTo: count) },
-                    poll: { [unowned self] in self.poll() })
+        wire?.begin(scale: scale)
     }
 
     /// The callback for ``Model/backward(gradientsReady:)``: notes that
-    /// `range` is final, starts every bucket now complete, and advances the
+    /// `range` is final, publishes every bucket now complete, and advances the
     /// reductions already under way.
     public func gradientsReady(_ range: Range<Int>) {
         precondition(range.lowerBound == frontier,
                      "GradientReducer: gradients ready at \(range), expected to continue from \(frontier)")
         frontier = range.upperBound
-        guard overlap, isDistributed else { return }
-        if let worker {
-            worker.release(upTo: packReadyBuckets())
-            return
-        }
+        guard overlap, let wire else { return }
         let clock = Stopwatch()
-        if let shared {
-            let ready = packReadyBuckets()
-            if ready > 0 && firstStart == nil { firstStart = MonotonicClock.nanoseconds() }
-            shared.publish(readyBuckets: ready)
-            shared.averageAvailable()
-        } else {
-            startBuckets(upTo: packReadyBuckets())
-            poll()
-        }
+        publishCompleteBuckets(to: wire)
+        wire.progress()
         exposedSeconds += clock.elapsedSeconds
     }
 
-    /// Starts what is left, waits for every bucket and applies the averaging
-    /// scale to ``ownedRange``.
+    /// Publishes what is left, waits for every bucket and leaves the average
+    /// in ``ownedRange``.
     ///
     /// - Throws: The first ``MPIError`` of any bucket.
     public func finish() throws {
-        precondition(frontier == parameters.count || !isDistributed || !overlap || frontier == 0,
+        precondition(frontier == parameters.count || wire == nil || !overlap || frontier == 0,
                      "GradientReducer: finish() before backward reported every gradient (\(frontier) of \(parameters.count))")
-        guard isDistributed else {
+        guard let wire else {
             if scale != 1 { scaleBuffer(parameters.gradients.pointer, count: parameters.count, by: scale) }
             return
         }
         frontier = parameters.count
         let clock = Stopwatch()
-        if let shared {
-            if firstStart == nil { firstStart = MonotonicClock.nanoseconds() }
-            shared.publish(readyBuckets: packReadyBuckets())
-            shared.finish()
-            reducedBytes += parameters.count * MemoryLayout<Float>.stride
-            let end = MonotonicClock.nanoseconds()
+        publishCompleteBuckets(to: wire)
+        defer {
             exposedSeconds += clock.elapsedSeconds
-            if let firstStart { communicationSeconds += Double(end &- firstStart) * 1e-9 }
-            // The scale was applied while averaging.
-            return
+            if let firstPublish { communicationSeconds += Double(MonotonicClock.nanoseconds() &- firstPublish) * 1e-9 }
         }
-        if let worker {
-            worker.finish(upTo: packReadyBuckets())
-            pending.removeAll(keepingCapacity: true)
-        } else {
-            startBuckets(upTo: packReadyBuckets())
-            do {
-                try Request.waitAll(pending)
-            } catch {
-                firstError = firstError ?? error
-            }
-            pending.removeAll(keepingCapacity: true)
-        }
-        let end = MonotonicClock.nanoseconds()
-        exposedSeconds += clock.elapsedSeconds
-        if let firstStart { communicationSeconds += Double(end &- firstStart) * 1e-9 }
-        if let error = firstError { throw error }
-        let owned = ownedRange
-        if let wire {
-            unpackBFloat16(wire.baseAddress + owned.lowerBound, into: parameters.gradients.pointer + owned.lowerBound,
-                           count: owned.count, scale: scale)
-        } else if scale != 1 {
-            scaleBuffer(parameters.gradients.pointer + owned.lowerBound, count: owned.count, by: scale)
-        }
+        try wire.finish()
+        reducedBytes += wire.bytesPerReduction
     }
 
     /// Whether the gradients this rank averaged in the last ``finish()`` were
@@ -295,7 +225,7 @@ public final class GradientReducer {
     /// With shared memory every gradient is averaged by exactly one rank, so
     /// the ranks' answers, combined, cover ``ownedRange`` of every rank, and
     /// a separate pass over the gradients is not needed.
-    public var averagedGradientsFinite: Bool? { shared?.slicesFinite }
+    public var averagedGradientsFinite: Bool? { wire?.averagedGradientsFinite }
 
     /// Clips the averaged gradients to global L2 norm `maxNorm`.
     ///
@@ -305,7 +235,7 @@ public final class GradientReducer {
     /// - Returns: The global norm before clipping.
     @discardableResult
     public func clipGradients(maxNorm: Float) throws -> Float {
-        guard shards != nil && isDistributed else {
+        guard shards != nil && wire != nil else {
             return NeuralNet.clipGradients(parameters, maxNorm: maxNorm)
         }
         let clock = Stopwatch()
@@ -319,7 +249,7 @@ public final class GradientReducer {
     /// After the optimizer updated this rank's shard, copies every shard to
     /// every rank. Does nothing without ZeRO.
     public func gatherParameters() throws {
-        guard let shards, isDistributed else { return }
+        guard let shards, wire != nil else { return }
         let clock = Stopwatch()
         try shards.gatherValues(parameters, over: communicator)
         exposedSeconds += clock.elapsedSeconds
@@ -330,70 +260,17 @@ public final class GradientReducer {
         exposedSeconds = 0
         communicationSeconds = 0
         reducedBytes = 0
-        averagingBaseline = shared?.averagingNanoseconds ?? 0
+        averagingBaseline = wire?.averagingNanoseconds ?? 0
     }
 
-    /// Rounds every newly complete bucket into the bfloat16 buffer (when one
-    /// is used) and returns how many buckets are complete.
-    private func packReadyBuckets() -> Int {
-        var ready = nextPacked
-        while ready < buckets.count && buckets[ready].upperBound <= frontier {
-            if let wire {
-                let bucket = buckets[ready]
-                packBFloat16(parameters.gradients.pointer + bucket.lowerBound,
-                             into: wire.baseAddress + bucket.lowerBound, count: bucket.count)
-            }
-            ready += 1
-        }
-        nextPacked = ready
-        return ready
-    }
-    private var nextPacked = 0
-
-    /// Starts the reduction of buckets `nextBucket..<count`.
-    private func startBuckets(upTo count: Int) {
-        let storage = parameters.gradients.storage
-        let base = parameters.gradients.offset
-        while nextBucket < count {
-            let bucket = buckets[nextBucket]
-            nextBucket += 1
-            if firstStart == nil { firstStart = MonotonicClock.nanoseconds() }
-            do {
-                if let shards {
-                    for (owner, part) in shards.owners(of: bucket) {
-                        if let wire {
-                            pending.append(try communicator.startReduce(wire, range: part, root: owner, op: operation))
-                        } else {
-                            pending.append(try communicator.startReduce(
-                                storage, range: (base + part.lowerBound)..<(base + part.upperBound), root: owner, op: operation))
-                        }
-                    }
-                } else if let wire {
-                    pending.append(try communicator.startAllReduce(wire, range: bucket, op: operation))
-                } else {
-                    pending.append(try communicator.startAllReduce(
-                        storage, range: (base + bucket.lowerBound)..<(base + bucket.upperBound), op: operation))
-                }
-                reducedBytes += bucket.count * (wire == nil ? MemoryLayout<Float>.stride : MemoryLayout<UInt16>.stride)
-            } catch {
-                firstError = firstError ?? error
-            }
-        }
-    }
-
-    /// Tests pending requests in order; returns whether all are complete.
-    @discardableResult
-    private func poll() -> Bool {
-        for request in pending where !request.isComplete {
-            do {
-                // One test per pending request drives the progress engine;
-                // stop at the first unfinished one, later ones depend on it.
-                if try !request.test() { return false }
-            } catch {
-                firstError = firstError ?? error
-            }
-        }
-        return true
+    /// Publishes every bucket that backward has completed.
+    private func publishCompleteBuckets(to wire: GradientTransport) {
+        var ready = readyBuckets
+        while ready < buckets.count && buckets[ready].upperBound <= frontier { ready += 1 }
+        guard ready > readyBuckets else { return }
+        if firstPublish == nil { firstPublish = MonotonicClock.nanoseconds() }
+        readyBuckets = ready
+        wire.publish(readyBuckets: ready)
     }
 }
 

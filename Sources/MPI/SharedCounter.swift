@@ -31,26 +31,43 @@ public struct SharedCounter {
     /// Returns once the value is at least `target`.
     ///
     /// Yields the core for the first few checks, then sleeps between checks
-    /// (about 50 µs, the kernel's timer slack). Both choices were measured on
-    /// this virtual machine, whose two virtual CPUs the host sometimes runs on
-    /// one physical core: a rank that spins keeps its CPU busy while the rank
-    /// it waits for cannot run, and a `pause` loop makes the hypervisor take
-    /// the CPU away (pause-loop exiting). `mpirun -np 2 ddp bench train
-    /// --config configs/bench-mlp.yaml --against-one-rank --steps 10 --rounds 21`,
-    /// median speedup per job, alternating jobs: spinning on `pause` 1.55-1.95
-    /// (median 1.65 of 5); yielding only 1.48-1.94 (median 1.61 of 6);
-    /// yielding, then sleeping 1.71-1.97 (median 1.83 of 6). Sleeping also
-    /// lets the awaited rank run when there are more ranks than cores.
+    /// (about 50 µs, the kernel's timer slack). A rank that spins keeps its
+    /// CPU busy while the rank it waits for may not be able to run (this
+    /// VM's two virtual CPUs sometimes share one core, and a `pause` loop
+    /// makes the hypervisor take the CPU away); sleeping measured best
+    /// (docs/benchmarks.md) and lets the awaited rank run when ranks
+    /// outnumber cores.
     public func wait(untilAtLeast target: UInt64) {
-        var checks = 0
+        wait(untilAtLeast: target) {}
+    }
+
+    /// Returns once the value is at least `target`, calling `betweenChecks`
+    /// before each pause (to drive MPI's progress while waiting, say).
+    public func wait(untilAtLeast target: UInt64, betweenChecks: () -> Void) {
+        var backoff = WaitBackoff()
         while load() < target {
-            if checks < 64 {
-                sched_yield()
-                checks += 1
-            } else {
-                var interval = timespec(tv_sec: 0, tv_nsec: 1_000)
-                nanosleep(&interval, nil)
-            }
+            betweenChecks()
+            backoff.pause()
+        }
+    }
+}
+
+/// The pause between two checks of something another rank will change: a
+/// few yields of the core, then short sleeps (see ``SharedCounter/wait(untilAtLeast:)``
+/// for why it does not spin).
+public struct WaitBackoff {
+    private var checks = 0
+
+    public init() {}
+
+    /// Gives the core away once.
+    public mutating func pause() {
+        if checks < 64 {
+            sched_yield()
+            checks += 1
+        } else {
+            var interval = timespec(tv_sec: 0, tv_nsec: 1_000)
+            nanosleep(&interval, nil)
         }
     }
 }

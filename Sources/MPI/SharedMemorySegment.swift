@@ -59,14 +59,8 @@ extension Communicator {
     /// Whether all ranks run on one node, so they can share memory
     /// (`MPI_Comm_split_type` with `MPI_COMM_TYPE_SHARED`). Collective.
     public func sharesOneNode() throws -> Bool {
-        guard let handle else { return true }
-        var node: MPI_Comm? = cmpi_comm_null()
-        try check(MPI_Comm_split_type(handle, cmpi_comm_type_shared(), Int32(rank), cmpi_info_null(), &node),
-                  "MPI_Comm_split_type")
-        var nodeSize: Int32 = 0
-        defer { MPI_Comm_free(&node) }
-        try check(MPI_Comm_size(node, &nodeSize), "MPI_Comm_size")
-        return Int(nodeSize) == size
+        guard !isLocal else { return true }
+        return try splitByHost().size == size
     }
 
     /// Creates a segment with a region of at least `bytesPerRank` bytes for

@@ -98,4 +98,18 @@ final class EquivalenceTests: XCTestCase {
         try assertEquivalent(DDPJob(yaml: TestConfigs.mlp, overrides: clipped + ["parallel.zero=1"]),
                              ranks: [2], reference: clippedPlain)
     }
+
+    /// The hierarchical transport (shared memory inside a host, MPI between
+    /// hosts) on one machine split into two pretend hosts of two ranks:
+    /// the MLP with both optimizers, ZeRO-1, and one-float buckets.
+    func testHierarchicalTransportOnSimulatedHosts() throws {
+        let hosts = ["DDP_TEST_SIMULATED_HOSTS": "2"]
+        try assertEquivalent(DDPJob(yaml: TestConfigs.mlp, environment: hosts), ranks: [4])
+        let adamW = try DDPJob(yaml: TestConfigs.mlp, overrides: TestConfigs.adamW).parameters(ranks: 1)
+        for extra in [[], ["parallel.zero=1"], ["parallel.bucket_mb=0.0001"]] {
+            try assertEquivalent(DDPJob(yaml: TestConfigs.mlp, overrides: TestConfigs.adamW + extra, environment: hosts),
+                                 ranks: [4], reference: adamW)
+        }
+        try assertEquivalent(DDPJob(yaml: TestConfigs.gpt, environment: hosts), ranks: [4])
+    }
 }

@@ -49,6 +49,19 @@ final class ExchangeTests: XCTestCase {
         XCTAssertLessThan(difference, 0.02)
     }
 
+    /// bf16 between two pretend hosts of two ranks (the hierarchical
+    /// transport rounds each host's sum), with and without ZeRO-1.
+    func testBFloat16BetweenSimulatedHosts() throws {
+        let full = try DDPJob(yaml: TestConfigs.mlp).parameters(ranks: 1)
+        for zero in ["0", "1"] {
+            let job = DDPJob(yaml: TestConfigs.mlp, overrides: ["parallel.gradient_dtype=bf16", "parallel.zero=\(zero)"],
+                             environment: ["DDP_TEST_SIMULATED_HOSTS": "2"])
+            let difference = relativeDifference(try job.parameters(ranks: 4), full)
+            XCTAssertGreaterThan(difference, 0, "zero \(zero)")
+            XCTAssertLessThan(difference, 0.02, "zero \(zero)")
+        }
+    }
+
     /// ZeRO-1 with AdamW at 2 ranks keeps at most 55% of the plain run's optimizer state per rank.
     func testZeroShardsOptimizerState() throws {
         func stateBytes(_ outcome: DDPJob.Outcome) -> Int? {
@@ -88,11 +101,15 @@ final class ExchangeTests: XCTestCase {
     /// step. Rank 0 poisons its last gradient, which rank 1 averages in shared
     /// memory: the check must combine what each rank saw while averaging.
     func testNonFiniteGradientOnOneRankStopsEveryRank() throws {
-        for transport in ["auto", "mpi"] {
+        // "hierarchical": two pretend hosts of two ranks; rank 0's NaN is averaged by rank 1 of the host.
+        for transport in ["auto", "mpi", "hierarchical"] {
             for zero in ["0", "1"] {
-                let job = DDPJob(yaml: TestConfigs.mlp, overrides: ["parallel.transport=\(transport)", "parallel.zero=\(zero)"],
-                                 environment: ["DDP_TEST_NAN_RANK": "0", "DDP_TEST_NAN_STEP": "3"])
-                let outcome = try job.run(ranks: 2, timeout: 60)
+                var environment = ["DDP_TEST_NAN_RANK": "0", "DDP_TEST_NAN_STEP": "3"]
+                if transport == "hierarchical" { environment["DDP_TEST_SIMULATED_HOSTS"] = "2" }
+                let job = DDPJob(yaml: TestConfigs.mlp,
+                                 overrides: ["parallel.transport=\(transport == "mpi" ? "mpi" : "auto")", "parallel.zero=\(zero)"],
+                                 environment: environment)
+                let outcome = try job.run(ranks: transport == "hierarchical" ? 4 : 2, timeout: 60)
                 XCTAssertNotEqual(outcome.result.exitCode, 0, "transport \(transport), zero \(zero): \(outcome.result)")
                 XCTAssertTrue(outcome.result.stderr.contains("step 3: the loss or a gradient"),
                               "transport \(transport), zero \(zero): \(outcome.result)")

@@ -91,11 +91,18 @@ final class WatchdogTests: XCTestCase {
                                     timeout: 60)
         let elapsed = Date().timeIntervalSince(started)
         XCTAssertEqual(result.exitCode, JobExitCode.watchdog, "\(result)")
-        XCTAssertTrue(result.stderr.contains("watchdog: rank 0 waited more than 3 s in the gradient reduction at step 5"),
+        XCTAssertTrue(result.stderr.contains("watchdog: rank 0 on \(Self.hostName) waited more than 3 s in the gradient reduction at step 5"),
                       result.stderr)
         // Exit 124 is the watchdog's MPI_Abort error code, which mpirun passes on; the
         // "MPI_ABORT was invoked" banner is not asserted: mpirun may kill the rank before it arrives.
         XCTAssertFalse(result.stderr.contains("Fatal error"), result.stderr)
         print("watchdog job ended after \(String(format: "%.1f", elapsed)) s (timeout 3 s, startup included)")
+    }
+
+    /// This machine's name as `MPI_Get_processor_name` reports it (gethostname).
+    static var hostName: String {
+        var name = [CChar](repeating: 0, count: 256)
+        gethostname(&name, name.count)
+        return String(cString: name)
     }
 }

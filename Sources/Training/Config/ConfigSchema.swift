@@ -150,7 +150,7 @@ public enum ConfigSchema {
         ConfigKey("parallel.gradient_dtype", .choice(["float32", "bf16"]), .string("float32"),
                   "Precision of the gradient exchange."),
         ConfigKey("parallel.transport", .choice(["auto", "mpi"]), .string("auto"),
-                  "Gradient transport: auto averages in shared memory when all ranks share a node, mpi always uses MPI collectives."),
+                  "Gradient transport: auto averages in shared memory when all ranks share a node, and in shared memory inside each host plus MPI between hosts when ranks span hosts with the same number of ranks each; mpi always uses flat MPI collectives."),
         ConfigKey("parallel.zero", .int(0...1), .int(0), "ZeRO stage: 0 off, 1 shards optimizer state."),
         ConfigKey("parallel.consistency_every", .int(0...big), .int(0),
                   "Compare a parameter checksum across ranks every N steps; 0 only at the end."),

@@ -123,10 +123,42 @@ public final class CollectiveWatchdog {
         state.locked { state.fired }
     }
 
+    /// Tells the watchdog where the ranks run, for its message: the host of
+    /// each rank, indexed by rank. Call once, after startup.
+    public func setHosts(_ hosts: [String]) {
+        state.locked { state.hosts = hosts }
+    }
+
     /// The message for a collective that timed out.
-    public static func message(rank: Int, step: Int, operation: CollectiveOperation, timeout: Double) -> String {
-        "watchdog: rank \(rank) waited more than \(formatSeconds(timeout)) s in the \(operation.rawValue) "
-            + "at step \(step) (training.collective_timeout); another rank stopped, hung or died: aborting the job"
+    ///
+    /// - Parameter hosts: The host of every rank, or empty when unknown. When
+    ///   the ranks span hosts, the message names the ranks of the other
+    ///   hosts, which this rank cannot see: when a host is cut off, only the
+    ///   ranks that can still reach the launcher get their message out.
+    public static func message(rank: Int, step: Int, operation: CollectiveOperation, timeout: Double,
+                               hosts: [String] = []) -> String {
+        let here = rank < hosts.count ? " on \(hosts[rank])" : ""
+        var text = "watchdog: rank \(rank)\(here) waited more than \(formatSeconds(timeout)) s in the \(operation.rawValue) "
+            + "at step \(step) (training.collective_timeout); "
+        let elsewhere = rank < hosts.count ? otherHosts(than: hosts[rank], hosts) : ""
+        if elsewhere.isEmpty {
+            text += "another rank stopped, hung or died: aborting the job"
+        } else {
+            text += "a rank stopped, hung or died, or a host stopped answering; ranks on other hosts: \(elsewhere): aborting the job"
+        }
+        return text
+    }
+
+    /// "2, 3 on b; 4 on c": the ranks not on `host`, grouped by host in rank order.
+    static func otherHosts(than host: String, _ hosts: [String]) -> String {
+        var order: [String] = []
+        var ranks: [String: [Int]] = [:]
+        for (rank, name) in hosts.enumerated() where name != host {
+            if ranks[name] == nil { order.append(name) }
+            ranks[name, default: []].append(rank)
+        }
+        return order.map { name in ranks[name]!.map(String.init).joined(separator: ", ") + " on \(name)" }
+            .joined(separator: "; ")
     }
 
     private static func formatSeconds(_ seconds: Double) -> String {
@@ -158,6 +190,7 @@ private final class WatchdogState {
     var armed = false
     var stopping = false
     var fired = false
+    var hosts: [String] = []
 
     init(timeout: Double, rank: Int, onTimeout: @escaping (String) -> Void) {
         self.timeout = timeout
@@ -196,7 +229,8 @@ private final class WatchdogState {
             let now = MonotonicClock.nanoseconds()
             if armed && now >= deadline && !fired {
                 fired = true
-                let text = CollectiveWatchdog.message(rank: rank, step: step, operation: operation, timeout: timeout)
+                let text = CollectiveWatchdog.message(rank: rank, step: step, operation: operation, timeout: timeout,
+                                                      hosts: hosts)
                 pthread_mutex_unlock(mutex)
                 onTimeout(text)
                 pthread_mutex_lock(mutex)

@@ -21,7 +21,8 @@ import TensorCore
 ///
 /// Under ZeRO-1 a rank's slice of a bucket is the part inside its own shard,
 /// and it writes only its own buffer, since only the owner updates a shard.
-final class SharedMemoryReduction {
+final class SharedMemoryTransport: GradientTransport {
+    let kind = GradientTransportKind.sharedMemory
     private let buffers: SharedGradientBuffers
     private let rank: Int
     private let ranks: Int
@@ -43,6 +44,9 @@ final class SharedMemoryReduction {
     /// finite. The ranks' slices cover every gradient, so the ranks' flags
     /// together answer the trainer's non-finite check without another pass.
     private(set) var slicesFinite = true
+
+    var averagedGradientsFinite: Bool? { slicesFinite }
+    var bytesPerReduction: Int { buffers.count * MemoryLayout<Float>.stride }
 
     /// - Parameters:
     ///   - buffers: Every rank's gradients.
@@ -85,7 +89,7 @@ final class SharedMemoryReduction {
 
     /// Averages the slices of buckets that every rank has announced, without
     /// waiting for any. Call between layers during backward.
-    func averageAvailable() {
+    func progress() {
         while averaged < published && everyRankReady(bucket: averaged) {
             averageSlice(of: averaged)
         }
@@ -95,7 +99,7 @@ final class SharedMemoryReduction {
     /// waits until every peer has averaged its slices too. Every bucket must
     /// have been published.
     func finish() {
-        precondition(published == slices.count, "SharedMemoryReduction: finish() with \(published) of \(slices.count) buckets ready")
+        precondition(published == slices.count, "SharedMemoryTransport: finish() with \(published) of \(slices.count) buckets ready")
         while averaged < slices.count {
             let target = mark(averaged + 1)
             for peer in 0..<ranks where peer != rank { ready[peer].wait(untilAtLeast: target) }
@@ -129,66 +133,4 @@ final class SharedMemoryReduction {
         reduced[rank].store(mark(averaged))
         averagingNanoseconds &+= MonotonicClock.nanoseconds() &- start
     }
-}
-
-// The averaging loops also tell whether every mean is finite, the way
-// `Kernels.allFinite` does: `x * 0` is 0 for finite `x` and NaN otherwise.
-
-/// `a[i] = b[i] = (a[i] + b[i]) * scale` over `range`: the two-rank case,
-/// one read and one write of each buffer. Returns whether all means are finite.
-private func averagePairInPlace(_ a: UnsafeMutablePointer<Float>, _ b: UnsafeMutablePointer<Float>,
-                                _ range: Range<Int>, scale: Float) -> Bool {
-    var check = FloatLanes()
-    var i = range.lowerBound
-    while i + FloatLanes.scalarCount <= range.upperBound {
-        let mean = (loadLanes(a, i) + loadLanes(b, i)) * scale
-        storeLanes(mean, a, i)
-        storeLanes(mean, b, i)
-        check += mean * 0
-        i += FloatLanes.scalarCount
-    }
-    var tail: Float = 0
-    while i < range.upperBound {
-        let mean = (a[i] + b[i]) * scale
-        a[i] = mean
-        b[i] = mean
-        tail += mean * 0
-        i += 1
-    }
-    return check.sum() + tail == 0
-}
-
-/// The sum over `sources` in rank order, times `scale`, written to every
-/// source, or only to `sources[owner]` when `owner` is set. Returns whether
-/// all means are finite.
-private func average(_ sources: UnsafeBufferPointer<UnsafeMutablePointer<Float>>, into owner: Int?,
-                     _ range: Range<Int>, scale: Float) -> Bool {
-    var check = FloatLanes()
-    var i = range.lowerBound
-    while i + FloatLanes.scalarCount <= range.upperBound {
-        var sum = loadLanes(sources[0], i)
-        for r in 1..<sources.count { sum += loadLanes(sources[r], i) }
-        sum *= scale
-        if let owner {
-            storeLanes(sum, sources[owner], i)
-        } else {
-            for r in 0..<sources.count { storeLanes(sum, sources[r], i) }
-        }
-        check += sum * 0
-        i += FloatLanes.scalarCount
-    }
-    var tail: Float = 0
-    while i < range.upperBound {
-        var sum = sources[0][i]
-        for r in 1..<sources.count { sum += sources[r][i] }
-        sum *= scale
-        if let owner {
-            sources[owner][i] = sum
-        } else {
-            for r in 0..<sources.count { sources[r][i] = sum }
-        }
-        tail += sum * 0
-        i += 1
-    }
-    return check.sum() + tail == 0
 }
