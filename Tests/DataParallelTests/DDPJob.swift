@@ -27,7 +27,7 @@ struct DDPJob {
     }
 
     /// Runs the job on `ranks` processes; 0 ranks runs one process without mpirun.
-    func run(ranks: Int, timeout: TimeInterval = 240) throws -> Outcome {
+    func run(ranks: Int, timeout: TimeInterval = 240, cluster: TestCluster? = nil) throws -> Outcome {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ddp-test-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -43,7 +43,8 @@ struct DDPJob {
         let executable = try MPIRun.executableURL(named: "ddp")
         let result = ranks == 0
             ? try MPIRun.runProcess(executable: executable, arguments: args, environment: environment, timeout: timeout)
-            : try MPIRun.run(executable: executable, ranks: ranks, arguments: args, environment: environment, timeout: timeout)
+            : try MPIRun.run(executable: executable, ranks: ranks, arguments: args, environment: environment, timeout: timeout,
+                             cluster: cluster)
         var parameters: [Float] = []
         if let data = FileManager.default.contents(atPath: exportURL.path) {
             parameters = data.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
@@ -60,8 +61,8 @@ struct DDPJob {
     }
 
     /// Runs and fails the test unless the job succeeded and exported parameters.
-    func parameters(ranks: Int, file: StaticString = #filePath, line: UInt = #line) throws -> [Float] {
-        let outcome = try run(ranks: ranks)
+    func parameters(ranks: Int, cluster: TestCluster? = nil, file: StaticString = #filePath, line: UInt = #line) throws -> [Float] {
+        let outcome = try run(ranks: ranks, cluster: cluster)
         XCTAssertEqual(outcome.result.exitCode, 0, "\(outcome.result)", file: file, line: line)
         XCTAssertFalse(outcome.parameters.isEmpty, "no parameters exported\n\(outcome.result)", file: file, line: line)
         return outcome.parameters

@@ -67,17 +67,25 @@ public enum MPIRun {
         ranks: Int,
         arguments: [String] = [],
         environment: [String: String] = [:],
-        timeout: TimeInterval = 60
+        timeout: TimeInterval = 60,
+        cluster: TestCluster? = nil
     ) throws -> MPIRunResult {
         precondition(ranks >= 1, "MPIRun.run: ranks must be at least 1, got \(ranks)")
         var mpirunArguments = ["-np", "\(ranks)", "--oversubscribe"]
         if geteuid() == 0 { mpirunArguments.append("--allow-run-as-root") }
-        // Binding to cores fails once ranks outnumber them on a small machine.
-        if ranks > 2 { mpirunArguments += ["--bind-to", "none"] }
+        var childEnvironment = environment
+        if let cluster {
+            // Ranks go round-robin over the hosts: 2 ranks on 2 hosts is one per host.
+            mpirunArguments += ["--hostfile", cluster.hostfile, "--map-by", "node"]
+            childEnvironment.merge(cluster.environment) { mine, _ in mine }
+        } else if ranks > 2 {
+            // Binding to cores fails once ranks outnumber them on a small machine.
+            mpirunArguments += ["--bind-to", "none"]
+        }
         mpirunArguments.append(executable.path)
         mpirunArguments += arguments
         return try runProcess(executable: try mpirunURL(), arguments: mpirunArguments,
-                              environment: environment, timeout: timeout)
+                              environment: childEnvironment, timeout: timeout)
     }
 
     /// Runs `executable` as a single process, without `mpirun`.

@@ -70,6 +70,18 @@ final class LaunchTests: ScratchTestCase {
         XCTAssertFalse(arguments.contains("--oversubscribe"), "\(arguments)")
         XCTAssertEqual(Array(arguments[2...3]), ["--hostfile", "/etc/hosts.mpi"])
         XCTAssertTrue(p.commandLine(attempt: 1).hasPrefix("/usr/bin/mpirun -np 16 --hostfile /etc/hosts.mpi"))
+        // Across hosts the daemons' links are probed, so a host that is gone ends the job in seconds.
+        XCTAssertEqual(Array(arguments[4...6]), ["--mca", "oob_tcp_keepalive_time", "10"], "\(arguments)")
+    }
+
+    /// A parameter the user set (environment or `--mca` after `--`) is not set again.
+    func testHostfileKeepsTheUsersMCAParameters() {
+        var p = plan(ranks: 4)
+        p.hostfile = "/etc/hosts.mpi"
+        p.userMCAParameters = ["oob_tcp_keepalive_time"]
+        let arguments = p.arguments(attempt: 1)
+        XCTAssertFalse(arguments.contains("oob_tcp_keepalive_time"), "\(arguments)")
+        XCTAssertTrue(arguments.contains("oob_tcp_keepalive_probes"), "\(arguments)")
     }
 
     // MARK: - Restart policy

@@ -123,6 +123,18 @@ public final class CollectiveWatchdog {
         state.locked { state.fired }
     }
 
+    /// The folder of a run directory where a firing watchdog leaves its
+    /// message, one file per rank (`rank-N`), for `ddp launch`.
+    public static let reportFolder = ".watchdog"
+
+    /// Makes the watchdog write its message to `directory/rank-N` before
+    /// the job is aborted, so that the launcher learns of it even when
+    /// mpirun itself cannot end (a host that stopped answering keeps it
+    /// waiting for that host's daemon).
+    public func setReportDirectory(_ directory: String) {
+        state.locked { state.reportDirectory = directory }
+    }
+
     /// Tells the watchdog where the ranks run, for its message: the host of
     /// each rank, indexed by rank. Call once, after startup.
     public func setHosts(_ hosts: [String]) {
@@ -191,6 +203,7 @@ private final class WatchdogState {
     var stopping = false
     var fired = false
     var hosts: [String] = []
+    var reportDirectory: String?
 
     init(timeout: Double, rank: Int, onTimeout: @escaping (String) -> Void) {
         self.timeout = timeout
@@ -231,7 +244,9 @@ private final class WatchdogState {
                 fired = true
                 let text = CollectiveWatchdog.message(rank: rank, step: step, operation: operation, timeout: timeout,
                                                       hosts: hosts)
+                let directory = reportDirectory
                 pthread_mutex_unlock(mutex)
+                if let directory { report(text, in: directory) }
                 onTimeout(text)
                 pthread_mutex_lock(mutex)
                 continue
@@ -241,5 +256,16 @@ private final class WatchdogState {
             pthread_cond_timedwait(condition, mutex, &until)
         }
         pthread_mutex_unlock(mutex)
+    }
+
+    /// Writes `text` to `directory/rank-N` with plain system calls: the
+    /// training thread may hold Foundation's locks while it is stuck.
+    private func report(_ text: String, in directory: String) {
+        mkdir(directory, 0o755)
+        let path = directory + "/rank-\(rank)"
+        let fd = open(path, O_CREAT | O_WRONLY | O_TRUNC, 0o644)
+        guard fd >= 0 else { return }
+        (text + "\n").withCString { _ = write(fd, $0, strlen($0)) }
+        close(fd)
     }
 }

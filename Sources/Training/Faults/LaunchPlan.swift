@@ -31,6 +31,24 @@ public struct LaunchPlan: Sendable, Equatable {
     /// Environment variables to export to every rank with `-x` when set
     /// here, so ranks on other nodes see them too.
     public var exported: [String: String] = [:]
+    /// MCA parameters the user set already (`OMPI_MCA_*` in the
+    /// environment, or `--mca` after `--`); the plan does not override them.
+    public var userMCAParameters: Set<String> = []
+
+    /// OpenMPI parameters for jobs across hosts, as `(name, value)`.
+    ///
+    /// mpirun learns that a host is gone only from its daemon's TCP
+    /// connection, which by default is probed after 300 s idle, 9 times 20 s
+    /// apart: a host that loses its link leaves the job hanging for 8
+    /// minutes. Keepalive after 10 s idle, 3 probes 2 s apart, ends it in
+    /// about 16 s (measured on the test cluster: 485 s with the defaults).
+    /// The collective watchdog usually fires first; this covers a host
+    /// lost while no collective is armed.
+    public static let multiHostParameters: [(String, String)] = [
+        ("oob_tcp_keepalive_time", "10"),
+        ("oob_tcp_keepalive_intvl", "2"),
+        ("oob_tcp_keepalive_probes", "3"),
+    ]
 
     public init(mpirun: String, executable: String, ranks: Int, config: String, runDirectory: String,
                 isRoot: Bool, cores: Int, stdoutIsTerminal: Bool) {
@@ -60,7 +78,12 @@ public struct LaunchPlan: Sendable, Equatable {
         // A hostfile declares its own slots; on one machine more ranks than
         // cores need oversubscription and no core binding (two ranks bound to one core would crawl).
         if hostfile == nil && !insideAllocation && ranks > cores { arguments += ["--oversubscribe", "--bind-to", "none"] }
-        if let hostfile { arguments += ["--hostfile", hostfile] }
+        if let hostfile {
+            arguments += ["--hostfile", hostfile]
+            for (name, value) in Self.multiHostParameters where !userMCAParameters.contains(name) {
+                arguments += ["--mca", name, value]
+            }
+        }
         var exports = exported
         if !stdoutIsTerminal { exports["DDP_PLAIN_PROGRESS"] = "1" }
         exports["DDP_LAUNCH_ATTEMPT"] = "\(attempt)"

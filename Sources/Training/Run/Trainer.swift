@@ -81,6 +81,9 @@ public final class Trainer {
         isLeader = communicator.rank == 0
         sync = ReplicaSync(communicator: communicator)
         let watchdog = Self.makeWatchdog(config: config, communicator: communicator)
+        if let watchdog, let directory = options.directory {
+            watchdog.setReportDirectory(directory.appendingPathComponent(CollectiveWatchdog.reportFolder).path)
+        }
         self.watchdog = watchdog
         faults = FaultInjection(rank: communicator.rank)
 

@@ -31,6 +31,25 @@ struct AllreduceBenchmarkRow: Codable, Sendable {
     var rawBusBandwidth: Double?
     /// `swiftLatency / rawLatency`: 1.0 means no overhead.
     var swiftToRawRatio: Double?
+    /// Across hosts: the bytes a host sent per call (largest over hosts),
+    /// read from its interfaces' counters over every call of this size.
+    var sentBytesPerCallPerHost: Double?
+    /// Across hosts: the least a host must send per call, `2(H-1)/H x bytes`.
+    var minimumBytesPerCallPerHost: Double?
+    /// Across hosts: `swiftBusBandwidth` over the raw TCP stream's GB/s
+    /// measured in the same run (`ddp bench allreduce` prints it).
+    var busBandwidthToRawTCP: Double?
+    /// Across hosts: `swiftBusBandwidth` over raw TCP with one stream each
+    /// way at once (the slower direction): what a two-host allreduce's
+    /// traffic can get from the same hosts.
+    var busBandwidthToRawTCPBothWays: Double?
+}
+
+/// What `ddp bench allreduce --json` prints.
+struct AllreduceBenchmarkReport: Codable, Sendable {
+    /// The hosts and one raw TCP stream between two of them.
+    var network: NetworkReport?
+    var rows: [AllreduceBenchmarkRow]
 }
 
 /// Interleaved allreduce timings of the Swift module against raw MPI.
@@ -51,14 +70,29 @@ struct AllreduceBenchmark {
     ///   - iterations: Timed rounds per size, or `nil` to scale with size so
     ///     that the default sizes finish in well under 30 s on two ranks.
     /// - Returns: One row per size, in order.
-    static func run(sizesInBytes: [Int] = defaultSizes, iterations: Int? = nil) throws -> [AllreduceBenchmarkRow] {
+    static func run(sizesInBytes: [Int] = defaultSizes, iterations: Int? = nil) throws -> AllreduceBenchmarkReport {
         precondition(sizesInBytes.allSatisfy { $0 > 0 && $0 % 4 == 0 },
                      "AllreduceBenchmark: sizes must be positive multiples of 4 bytes, got \(sizesInBytes)")
         precondition(iterations.map { $0 > 0 } ?? true, "AllreduceBenchmark: iterations must be positive")
         let world = MPI.world
-        return try sizesInBytes.map { bytes in
-            try measure(bytes: bytes, rounds: iterations ?? defaultRounds(bytes: bytes), world: world)
+        let network = world.isLocal ? nil : try NetworkMeasurement(world: world)
+        // Raw TCP before and after the sizes, the better of the two: the host's speed drifts.
+        let tcpBefore = try network?.rawTCPThroughput()
+        var rows = try sizesInBytes.map { bytes in
+            try measure(bytes: bytes, rounds: iterations ?? defaultRounds(bytes: bytes), world: world, network: network)
         }
+        let tcpAfter = try network?.rawTCPThroughput()
+        let samples = [tcpBefore, tcpAfter].compactMap { $0 ?? nil }
+        let tcp = samples.isEmpty ? nil
+            : (oneWay: samples.map(\.oneWay).max()!, bothWays: samples.map(\.bothWays).max()!)
+        if let tcp {
+            for index in rows.indices {
+                rows[index].busBandwidthToRawTCP = rows[index].swiftBusBandwidth / tcp.oneWay
+                rows[index].busBandwidthToRawTCPBothWays = rows[index].swiftBusBandwidth / tcp.bothWays
+            }
+        }
+        let report = network.map { $0.layoutReport(rawTCP: tcp) }
+        return AllreduceBenchmarkReport(network: report, rows: rows)
     }
 
     /// About 1 GiB of traffic per path and size, between 10 and 200 rounds.
@@ -66,7 +100,8 @@ struct AllreduceBenchmark {
         min(200, max(10, (1 << 30) / bytes))
     }
 
-    private static func measure(bytes: Int, rounds: Int, world: Communicator) throws -> AllreduceBenchmarkRow {
+    private static func measure(bytes: Int, rounds: Int, world: Communicator,
+                                network: NetworkMeasurement?) throws -> AllreduceBenchmarkRow {
         let count = bytes / MemoryLayout<Float>.stride
         // Below 256 KiB one call takes microseconds; repeat it within a round.
         let calls = max(1, min(32, (256 << 10) / bytes))
@@ -94,6 +129,7 @@ struct AllreduceBenchmark {
         }
 
         let warmup = max(2, min(10, rounds / 10))
+        try network?.start()
         for _ in 0..<warmup {
             _ = try timeSwift()
             if raw { _ = try timeRaw() }
@@ -109,6 +145,8 @@ struct AllreduceBenchmark {
                 swiftTimes[round] = try timeSwift()
             }
         }
+        let totalCalls = (warmup + rounds) * calls * (raw ? 2 : 1)
+        let traffic = try network?.finish(steps: totalCalls, gradientBytes: bytes, measureTCP: false)
         // A round lasts until its slowest rank finishes.
         try world.allReduce(&swiftTimes, op: .max)
         try world.allReduce(&rawTimes, op: .max)
@@ -130,6 +168,8 @@ struct AllreduceBenchmark {
             row.rawBusBandwidth = rawAlgorithm * busFactor
             row.swiftToRawRatio = swiftLatency / rawLatency
         }
+        row.sentBytesPerCallPerHost = traffic?.sentBytesPerStepPerHost?.max()
+        row.minimumBytesPerCallPerHost = traffic?.minimumBytesPerStepPerHost
         return row
     }
 

@@ -19,7 +19,7 @@ struct TrainBenchmarkReport: Codable, Sendable {
     var perRankBatch: Int
     var timedSteps: Int
     var progress: String
-    /// How gradients travelled: `shared_memory` or `mpi`.
+    /// How gradients travelled: `shared_memory`, `hierarchical` or `mpi`.
     var transport: String
     var bucketMB: Double
     var gradientDtype: String
@@ -67,6 +67,9 @@ struct TrainBenchmarkReport: Codable, Sendable {
     var optimizerStateBytesPerRank: Int
     /// The speedup over one rank measured in the same job (`--against-one-rank`).
     var scaling: ScalingReport?
+    /// Hosts, the bytes they sent per step, the least they must send, and raw
+    /// TCP between two of them (several ranks only).
+    var network: NetworkReport?
 }
 
 enum TrainBenchmark {
@@ -91,11 +94,14 @@ enum TrainBenchmark {
         let rate = trainer.schedule.learningRate(at: 0)
         for _ in 0..<warmup { _ = try trainer.trainStep(learningRate: rate, clipNorm: clipNorm) }
 
+        let network = world.size > 1 ? try NetworkMeasurement(world: world) : nil
+        try network?.start()
         try world.barrier()
         trainer.reducer.resetStatistics()
         let clock = Stopwatch()
         for _ in 0..<steps { _ = try trainer.trainStep(learningRate: rate, clipNorm: clipNorm) }
         let elapsed = clock.elapsedSeconds
+        let networkReport = try network?.finish(steps: steps, gradientBytes: trainer.reducer.reducedBytes / max(steps, 1))
         sgemmSamples += squareSgemmSeconds(size: 1024, repetitions: 5)
         let sgemm = try world.allSum(medianGFLOPs(size: 1024, seconds: sgemmSamples)) / Double(world.size)
         let slowest = try world.allReduce(elapsed, op: .max)
@@ -154,7 +160,7 @@ enum TrainBenchmark {
             stepToMatmulThroughputRatio: matmulSeconds.map { $0 / stepSeconds },
             optimizerStateBytesPerRank: trainer.optimizer.stateBuffers.reduce(0) {
                 $0 + $1.tensor.count * MemoryLayout<Float>.stride
-            })
+            }, network: networkReport)
     }
 
     /// Seconds of each of `repetitions` `size`³ single-thread sgemms, after a warm-up.

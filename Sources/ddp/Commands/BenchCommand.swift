@@ -37,19 +37,32 @@ struct BenchCommand: ParsableCommand {
                 }
                 bytes.append(value)
             }
-            let rows = try AllreduceBenchmark.run(sizesInBytes: bytes.isEmpty ? AllreduceBenchmark.defaultSizes : bytes,
-                                                  iterations: iterations)
+            let report = try AllreduceBenchmark.run(sizesInBytes: bytes.isEmpty ? AllreduceBenchmark.defaultSizes : bytes,
+                                                    iterations: iterations)
             guard world.rank == 0 else { return }
             if json {
-                printJSON(rows)
-            } else {
-                print("bytes        ranks  swift_us   swift_busbw_GBs  raw_us     raw_busbw_GBs  swift/raw")
-                for row in rows {
-                    print(String(format: "%-12d %-6d %-10.1f %-16.2f %-10.1f %-14.2f %.3f", row.bytes, row.ranks,
-                                 row.swiftLatencyMicroseconds, row.swiftBusBandwidth,
-                                 row.rawLatencyMicroseconds ?? .nan, row.rawBusBandwidth ?? .nan,
-                                 row.swiftToRawRatio ?? .nan))
+                printJSON(report)
+                return
+            }
+            let acrossHosts = (report.network?.hosts ?? 1) > 1
+            if let network = report.network, acrossHosts {
+                print("hosts: " + zip(network.hostNames, network.ranksPerHost).map { "\($0) (\($1) ranks)" }.joined(separator: ", ")
+                      + "; raw TCP: " + (network.rawTCPGBs.map { String(format: "%.2f GB/s one way", $0) } ?? "not measured")
+                      + (network.rawTCPBothWaysGBs.map { String(format: ", %.2f GB/s each way at once", $0) } ?? ""))
+            }
+            print("bytes        ranks  swift_us   swift_busbw_GBs  raw_us     raw_busbw_GBs  swift/raw"
+                  + (acrossHosts ? "  busbw/tcp  busbw/tcp2  sent/host/call  minimum" : ""))
+            for row in report.rows {
+                var line = String(format: "%-12d %-6d %-10.1f %-16.2f %-10.1f %-14.2f %.3f", row.bytes, row.ranks,
+                                  row.swiftLatencyMicroseconds, row.swiftBusBandwidth,
+                                  row.rawLatencyMicroseconds ?? .nan, row.rawBusBandwidth ?? .nan,
+                                  row.swiftToRawRatio ?? .nan)
+                if acrossHosts {
+                    line += String(format: "      %-10.3f %-11.3f %-15.0f %.0f", row.busBandwidthToRawTCP ?? .nan,
+                                   row.busBandwidthToRawTCPBothWays ?? .nan,
+                                   row.sentBytesPerCallPerHost ?? .nan, row.minimumBytesPerCallPerHost ?? .nan)
                 }
+                print(line)
             }
         }
     }

@@ -115,6 +115,10 @@ struct LaunchCommand: ParsableCommand {
         plan.extraMPIArguments = mpirunArguments
         let environment = ProcessInfo.processInfo.environment
         plan.insideAllocation = environment["SLURM_JOB_ID"] != nil
+        plan.userMCAParameters = Set(environment.keys.filter { $0.hasPrefix("OMPI_MCA_") }.map { String($0.dropFirst(9)) })
+        for (index, word) in mpirunArguments.enumerated() where (word == "--mca" || word == "-mca") && index + 1 < mpirunArguments.count {
+            plan.userMCAParameters.insert(mpirunArguments[index + 1])
+        }
         for name in LaunchPlan.forwardedVariables {
             if let value = environment[name] { plan.exported[name] = value }
         }
@@ -144,20 +148,48 @@ struct LaunchCommand: ParsableCommand {
             environment[OpenBLASKernel.relaunchMarkerVariable] = nil
         }
         fflush(stdout)
+        // Where a rank's watchdog reports before it aborts the job (see below).
+        let reports = plan.runDirectory + "/" + CollectiveWatchdog.reportFolder
+        try? FileManager.default.removeItem(atPath: reports)
         let pid = try spawnChild(plan.mpirun, arguments: plan.arguments(attempt: attempt), environment: environment)
         signals.child = pid
         defer { signals.child = nil }
         var status: Int32 = 0
+        var watchdogSeen: Date?
         while true {
             let result = waitpid(pid, &status, WNOHANG)
             if result == pid { break }
             if result < 0 && errno != EINTR {
                 throw ValidationError("waitpid failed: \(String(cString: strerror(errno)))")
             }
+            // After a watchdog abort mpirun waits for every host's daemon; one
+            // that lost its link never answers (and mpirun then ignores
+            // SIGTERM), so the launcher ends mpirun itself.
+            if watchdogSeen == nil && access(reports, F_OK) == 0 { watchdogSeen = Date() }
+            if let seen = watchdogSeen, Date().timeIntervalSince(seen) > Self.watchdogGrace {
+                say("a rank's collective watchdog fired and mpirun has not ended \(Int(Self.watchdogGrace)) s later "
+                    + "(a host may have stopped answering): killing mpirun")
+                for line in Self.watchdogReports(reports) { say(line) }
+                kill(pid, SIGKILL)
+                while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+                return JobExitCode.watchdog
+            }
             usleep(50_000)
         }
         let signal = status & 0x7f
         return signal == 0 ? (status >> 8) & 0xff : 128 + signal
+    }
+
+    /// Seconds mpirun gets to end the job by itself after a watchdog fired.
+    static let watchdogGrace = 2.0
+
+    /// The watchdog messages left in `directory`, in rank order.
+    static func watchdogReports(_ directory: String) -> [String] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        return names.sorted { (Int($0.dropFirst(5)) ?? 0) < (Int($1.dropFirst(5)) ?? 0) }.compactMap {
+            (try? String(contentsOfFile: directory + "/" + $0, encoding: .utf8))?
+                .trimmingCharacters(in: .whitespacesAndNewlines)
+        }
     }
 
     private func summarize(_ outcomes: [(AttemptOutcome, Int)], progress: RunProgress) {
