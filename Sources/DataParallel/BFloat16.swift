@@ -63,4 +63,12 @@ public enum BFloat16Sum {
     public static func makeOperation() throws -> CustomReduction {
         try CustomReduction(commutative: true, function: bfloat16SumFunction)
     }
+
+    /// What a transport reduces for `precision`: for bfloat16 a wire buffer
+    /// of `count` values and this sum, for float32 no buffer (the gradients
+    /// themselves) and MPI's sum.
+    static func wireFormat(_ precision: GradientPrecision, count: Int) throws -> (MPIBuffer<UInt16>?, ReductionOperation) {
+        guard precision == .bfloat16 else { return (nil, .sum) }
+        return (MPIBuffer(count: count, repeating: 0), .custom(try makeOperation()))
+    }
 }

@@ -63,6 +63,18 @@ extension Communicator {
         return HostLayout(host: host, peers: peers, hosts: Int(hosts), isUniform: smallest == largest)
     }
 
+    /// The host name of every rank (`MPI_Get_processor_name`, at most 64
+    /// bytes each), indexed by rank. Collective.
+    public func gatherHostNames() throws -> [String] {
+        let width = 64
+        var name = Array(MPI.processorName.utf8.prefix(width))
+        name += [UInt8](repeating: 0, count: width - name.count)
+        let all = try allGather(name)
+        return (0..<size).map { rank in
+            String(decoding: all[rank * width..<(rank + 1) * width].prefix { $0 != 0 }, as: UTF8.self)
+        }
+    }
+
     /// Lets MPI move data of nonblocking operations under way on any
     /// communicator, without waiting (`MPI_Iprobe`, which runs OpenMPI's
     /// progress engine once).

@@ -41,7 +41,9 @@ final class EvalCommandTests: InferenceTestCase {
         XCTAssertEqual(parallel["ranks"] as? Int, 2)
         XCTAssertEqual(parallel["samples"] as? Int, expectedSamples)
         XCTAssertEqual(parallel["confusion"] as? [[Int]], confusion)
-        XCTAssertEqual(try XCTUnwrap(parallel["loss"] as? Double), try XCTUnwrap(result["loss"] as? Double), accuracy: 1e-9)
+        // Float32 batch losses over another split of the samples: equal to float rounding.
+        let loss = try XCTUnwrap(result["loss"] as? Double)
+        XCTAssertEqual(try XCTUnwrap(parallel["loss"] as? Double), loss, accuracy: 1e-7 * max(1, loss))
 
         // The text form shows the same numbers and the table.
         let text = try ddp(["eval", "--checkpoint", run.path, "--split", "train"])

@@ -211,32 +211,14 @@ final class LaunchTests: ScratchTestCase {
         try Self.smallMLP(steps: 1_000_000).replacingOccurrences(of: "checkpoint:\n  every: 10\n", with: "checkpoint:\n  every: 1000000\n")
             .write(to: config, atomically: true, encoding: .utf8)
         let run = scratch.appendingPathComponent("preempted")
-        let output = scratch.appendingPathComponent("launch.out")
-        FileManager.default.createFile(atPath: output.path, contents: nil)
-        let process = Process()
-        process.executableURL = try MPIRun.executableURL(named: "ddp")
-        process.arguments = ["launch", "-n", "2", "--config", config.path, "--run-dir", run.path]
-        process.environment = MPIRun.childEnvironment()
-        process.standardOutput = try FileHandle(forWritingTo: output)
-        process.standardError = process.standardOutput
-        try process.run()
-        defer { if process.isRunning { process.terminate() } }
-
-        func log() -> String { (try? String(contentsOf: output, encoding: .utf8)) ?? "" }
-        func waitFor(_ seconds: Double, _ condition: () -> Bool) -> Bool {
-            let deadline = Date().addingTimeInterval(seconds)
-            while Date() < deadline {
-                if condition() { return true }
-                usleep(50_000)
-            }
-            return condition()
-        }
-        XCTAssertTrue(waitFor(120) { log().contains("step 50/") }, log())
-        kill(process.processIdentifier, SIGTERM)
-        XCTAssertTrue(waitFor(120) { !process.isRunning }, "ddp launch did not stop after SIGTERM\n\(log())")
-        guard !process.isRunning else { return }
-        let text = log()
-        XCTAssertEqual(process.terminationStatus, JobExitCode.preempted, text)
+        let job = try BackgroundDDP(["launch", "-n", "2", "--config", config.path, "--run-dir", run.path],
+                                       output: scratch.appendingPathComponent("launch.out"))
+        XCTAssertTrue(BackgroundDDP.waitFor(120) { job.log.contains("step 50/") }, job.log)
+        job.send(SIGTERM)
+        XCTAssertTrue(BackgroundDDP.waitFor(120) { !job.isRunning }, "ddp launch did not stop after SIGTERM\n\(job.log)")
+        guard !job.isRunning else { return }
+        let text = job.log
+        XCTAssertEqual(job.process.terminationStatus, JobExitCode.preempted, text)
         XCTAssertTrue(text.contains("received SIGTERM, sending SIGUSR1 to mpirun"), text)
         XCTAssertFalse(text.contains("attempt 2"), "no restart after a signal\n\(text)")
         let progress = RunProgress(runDirectory: run)

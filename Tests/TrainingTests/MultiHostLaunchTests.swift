@@ -65,42 +65,26 @@ final class MultiHostLaunchTests: ScratchTestCase {
         let config = try writeConfig(LaunchTests.smallMLP(steps: 1_000_000, extra: "  collective_timeout: \(Int(timeout))\n")
             .replacingOccurrences(of: "  log_every: 10\n", with: "  log_every: 1\n"))
         let run = scratch.appendingPathComponent("cut")
-        let output = scratch.appendingPathComponent("launch.out")
-        FileManager.default.createFile(atPath: output.path, contents: nil)
-        let process = Process()
-        process.executableURL = try MPIRun.executableURL(named: "ddp")
-        process.arguments = launchArguments(ranks: 2, config: config, run: run, extra: ["--max-restarts", "0", "--plain"])
-        process.environment = MPIRun.childEnvironment(adding: cluster.environment)
-        process.standardOutput = try FileHandle(forWritingTo: output)
-        process.standardError = process.standardOutput
-        try process.run()
+        let launch = try BackgroundDDP(launchArguments(ranks: 2, config: config, run: run, extra: ["--max-restarts", "0", "--plain"]),
+                                       environment: cluster.environment, output: scratch.appendingPathComponent("launch.out"))
         let victim = cluster.hosts[1]
         defer {
-            if process.isRunning { kill(-process.processIdentifier, SIGKILL); process.terminate() }
+            if launch.isRunning { launch.send(SIGKILL) }
             // The cut host's orphaned daemon would otherwise remove OpenMPI's
             // session directory under the next job's daemon there.
             _ = try? clusterCommand(["restore", victim])
             _ = try? clusterCommand(["reset", victim])
         }
-        func log() -> String { (try? String(contentsOf: output, encoding: .utf8)) ?? "" }
-        func waitFor(_ seconds: Double, _ condition: () -> Bool) -> Bool {
-            let deadline = Date().addingTimeInterval(seconds)
-            while Date() < deadline {
-                if condition() { return true }
-                usleep(20_000)
-            }
-            return condition()
-        }
         // A checkpoint first (every 10 steps), then the cut.
-        XCTAssertTrue(waitFor(120) { RunProgress(runDirectory: run).checkpointStep ?? 0 >= 20 }, log())
+        XCTAssertTrue(BackgroundDDP.waitFor(120) { RunProgress(runDirectory: run).checkpointStep ?? 0 >= 20 }, launch.log)
         let cut = try clusterCommand(["cut", victim])
         XCTAssertEqual(cut.exitCode, 0, "\(cut)")
         let cutAt = Date()
-        XCTAssertTrue(waitFor(timeout + 30) { !process.isRunning }, "ddp launch still running after the cut\n\(log())")
+        XCTAssertTrue(BackgroundDDP.waitFor(timeout + 30) { !launch.isRunning }, "ddp launch still running after the cut\n\(launch.log)")
         let took = Date().timeIntervalSince(cutAt)
-        guard !process.isRunning else { return }
-        let text = log()
-        XCTAssertEqual(process.terminationStatus, JobExitCode.watchdog, text)
+        guard !launch.isRunning else { return }
+        let text = launch.log
+        XCTAssertEqual(launch.process.terminationStatus, JobExitCode.watchdog, text)
         XCTAssertLessThanOrEqual(took, timeout + 5, "the job took \(took) s to end after the cut\n\(text)")
         XCTAssertTrue(text.contains("ranks on other hosts: 1 on \(victim)"), text)
 
@@ -108,6 +92,26 @@ final class MultiHostLaunchTests: ScratchTestCase {
         let evaluation = try MPIRun.runProcess(executable: try MPIRun.executableURL(named: "ddp"),
                                                arguments: ["eval", "--checkpoint", run.path], timeout: 120)
         XCTAssertEqual(evaluation.exitCode, 0, "\(evaluation)")
+    }
+
+    /// SIGTERM to `ddp launch` reaches the ranks on both hosts: they agree
+    /// on a step, write a checkpoint and stop with the preemption code, and
+    /// the launcher does not restart the job.
+    func testSIGTERMPreemptsRanksOnBothHosts() throws {
+        let config = try writeConfig(LaunchTests.smallMLP(steps: 1_000_000)
+            .replacingOccurrences(of: "checkpoint:\n  every: 10\n", with: "checkpoint:\n  every: 1000000\n"))
+        let run = scratch.appendingPathComponent("preempted")
+        let launch = try BackgroundDDP(launchArguments(ranks: 2, config: config, run: run, extra: ["--plain"]),
+                                       environment: cluster.environment, output: scratch.appendingPathComponent("launch.out"))
+        XCTAssertTrue(BackgroundDDP.waitFor(120) { launch.log.contains("step 50/") }, launch.log)
+        launch.send(SIGTERM)
+        XCTAssertTrue(BackgroundDDP.waitFor(60) { !launch.isRunning }, "ddp launch did not stop after SIGTERM\n\(launch.log)")
+        guard !launch.isRunning else { return }
+        let text = launch.log
+        XCTAssertEqual(launch.process.terminationStatus, JobExitCode.preempted, text)
+        XCTAssertFalse(text.contains("attempt 2"), "no restart after a signal\n\(text)")
+        let stopped = try XCTUnwrap(RunProgress(runDirectory: run).checkpointStep, "no checkpoint after SIGTERM\n\(text)")
+        XCTAssertTrue(text.contains("ddp: preempted at step \(stopped)"), text)
     }
 
     /// Runs `launch/test-cluster.sh ARGS` with the cluster's state directory.

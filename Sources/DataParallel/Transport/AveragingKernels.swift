@@ -5,6 +5,15 @@ import TensorCore
 // whether every result is finite, the way `Kernels.allFinite` does: `x * 0`
 // is 0 for finite `x` and NaN otherwise.
 
+/// Rank `rank`'s slice of `bucket` when `ranks` ranks share its averaging:
+/// whole cache lines per rank (16 Floats), so no two ranks write the same
+/// line; the last ranks' slices may be short or empty.
+func cacheLineSlice(of bucket: Range<Int>, rank: Int, ranks: Int) -> Range<Int> {
+    let perRank = ((bucket.count + ranks - 1) / ranks + 15) / 16 * 16
+    let low = min(bucket.lowerBound + rank * perRank, bucket.upperBound)
+    return low..<min(low + perRank, bucket.upperBound)
+}
+
 /// `a[i] = b[i] = (a[i] + b[i]) * scale` over `range`: the two-rank case,
 /// one read and one write of each buffer. Returns whether all means are finite.
 func averagePairInPlace(_ a: UnsafeMutablePointer<Float>, _ b: UnsafeMutablePointer<Float>,

@@ -59,24 +59,13 @@ final class HierarchicalTransport: GradientTransport {
         rank = buffers.segment.rank
         ranks = buffers.segment.ranks
         let (rank, ranks) = (self.rank, self.ranks)
-        slices = buckets.map { bucket in
-            // Whole cache lines per rank, so no two ranks write the same line.
-            let perRank = ((bucket.count + ranks - 1) / ranks + 15) / 16 * 16
-            let low = min(bucket.lowerBound + rank * perRank, bucket.upperBound)
-            return low..<min(low + perRank, bucket.upperBound)
-        }
+        slices = buckets.map { cacheLineSlice(of: $0, rank: rank, ranks: ranks) }
         gradients = (0..<ranks).map { buffers.gradients(ofRank: $0) }
         ownGradients = buffers.makeStorage()
         ready = (0..<ranks).map { buffers.readyCounter(ofRank: $0) }
         reduced = (0..<ranks).map { buffers.reducedCounter(ofRank: $0) }
         requests = Array(repeating: nil, count: buckets.count)
-        if precision == .bfloat16 {
-            wire = MPIBuffer(count: buffers.count, repeating: 0)
-            operation = .custom(try BFloat16Sum.makeOperation())
-        } else {
-            wire = nil
-            operation = .sum
-        }
+        (wire, operation) = try BFloat16Sum.wireFormat(precision, count: buffers.count)
     }
 
     var averagedGradientsFinite: Bool? { slicesFinite }

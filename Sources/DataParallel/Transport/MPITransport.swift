@@ -41,13 +41,7 @@ final class MPITransport: GradientTransport {
         self.buckets = buckets
         self.shards = shards
         ownedRange = shards?.ranges[communicator.rank] ?? 0..<parameters.count
-        if precision == .bfloat16 {
-            wire = MPIBuffer(count: parameters.count, repeating: 0)
-            operation = .custom(try BFloat16Sum.makeOperation())
-        } else {
-            wire = nil
-            operation = .sum
-        }
+        (wire, operation) = try BFloat16Sum.wireFormat(precision, count: parameters.count)
         if progress == .thread { worker = ProgressThread() }
     }
 

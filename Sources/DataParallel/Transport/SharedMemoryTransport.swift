@@ -59,11 +59,7 @@ final class SharedMemoryTransport: GradientTransport {
         writesPeers = ownedRange == nil
         let (rank, ranks) = (self.rank, self.ranks)
         slices = buckets.map { bucket in
-            if let ownedRange { return bucket.clamped(to: ownedRange) }
-            // Whole cache lines per rank, so no two ranks write the same line.
-            let perRank = ((bucket.count + ranks - 1) / ranks + 15) / 16 * 16
-            let low = min(bucket.lowerBound + rank * perRank, bucket.upperBound)
-            return low..<min(low + perRank, bucket.upperBound)
+            ownedRange.map { bucket.clamped(to: $0) } ?? cacheLineSlice(of: bucket, rank: rank, ranks: ranks)
         }
         peerGradients = (0..<ranks).map { buffers.gradients(ofRank: $0) }
         ready = (0..<ranks).map { buffers.readyCounter(ofRank: $0) }

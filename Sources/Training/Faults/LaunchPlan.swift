@@ -71,6 +71,10 @@ public struct LaunchPlan: Sendable, Equatable {
         "DDP_TEST_KILL_RANK", "DDP_TEST_KILL_STEP", "DDP_TEST_KILL_MARKER",
     ]
 
+    /// Whether the ranks may run on several hosts: a hostfile, or a
+    /// scheduler's allocation.
+    public var spansHosts: Bool { hostfile != nil || insideAllocation }
+
     /// `mpirun`'s arguments for attempt `attempt` (1-based), without argv[0].
     public func arguments(attempt: Int) -> [String] {
         var arguments = ["-np", "\(ranks)"]
@@ -78,8 +82,8 @@ public struct LaunchPlan: Sendable, Equatable {
         // A hostfile declares its own slots; on one machine more ranks than
         // cores need oversubscription and no core binding (two ranks bound to one core would crawl).
         if hostfile == nil && !insideAllocation && ranks > cores { arguments += ["--oversubscribe", "--bind-to", "none"] }
-        if let hostfile {
-            arguments += ["--hostfile", hostfile]
+        if let hostfile { arguments += ["--hostfile", hostfile] }
+        if spansHosts {
             for (name, value) in Self.multiHostParameters where !userMCAParameters.contains(name) {
                 arguments += ["--mca", name, value]
             }

@@ -9,18 +9,6 @@ extension Trainer {
         return CollectiveWatchdog(timeout: timeout, rank: communicator.rank)
     }
 
-    /// The host of every rank (`MPI_Get_processor_name`), indexed by rank.
-    /// Collective.
-    static func gatherHosts(_ communicator: Communicator) throws -> [String] {
-        let width = 64
-        var name = Array(MPI.processorName.utf8.prefix(width))
-        name += [UInt8](repeating: 0, count: width - name.count)
-        let all = try communicator.allGather(name)
-        return (0..<communicator.size).map { rank in
-            String(decoding: all[rank * width..<(rank + 1) * width].prefix { $0 != 0 }, as: UTF8.self)
-        }
-    }
-
     /// Runs `body`, a blocking collective, under the watchdog.
     ///
     /// - Parameters:

@@ -107,7 +107,7 @@ public final class Trainer {
             defer { watchdog?.disarm() }
             try sync.verifySameStructure(Self.structureFields(config: config, model: model, data: data, ranks: ranks))
             try sync.broadcastParameters(model.parameters)
-            if let watchdog { watchdog.setHosts(try Self.gatherHosts(communicator)) }
+            if let watchdog { watchdog.setHosts(try communicator.gatherHostNames()) }
         }
 
         let sampler = DistributedSampler(count: data.train.count, ranks: ranks, rank: communicator.rank, seed: seed,

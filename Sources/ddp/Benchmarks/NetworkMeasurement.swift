@@ -50,7 +50,7 @@ final class NetworkMeasurement {
         // Host order: the order of the hosts' first ranks in the world.
         let leaders = try world.allGather([Int32(layout.host.rank == 0 ? world.rank : -1), Int32(layout.host.size)])
         var names: [String] = [], sizes: [Int] = []
-        let allNames = try Self.gatherNames(world)
+        let allNames = try world.gatherHostNames()
         for rank in 0..<world.size where leaders[2 * rank] >= 0 {
             names.append(allNames[rank])
             sizes.append(Int(leaders[2 * rank + 1]))
@@ -184,15 +184,6 @@ final class NetworkMeasurement {
         return addresses
     }
 
-    private static func gatherNames(_ world: Communicator) throws -> [String] {
-        let width = 64
-        var name = Array(MPI.processorName.utf8.prefix(width))
-        name += [UInt8](repeating: 0, count: width - name.count)
-        let all = try world.allGather(name)
-        return (0..<world.size).map { rank in
-            String(decoding: all[rank * width..<(rank + 1) * width].prefix { $0 != 0 }, as: UTF8.self)
-        }
-    }
 }
 
 /// A listening socket on every address of this host, any free port.

@@ -165,7 +165,8 @@ struct LaunchCommand: ParsableCommand {
             // After a watchdog abort mpirun waits for every host's daemon; one
             // that lost its link never answers (and mpirun then ignores
             // SIGTERM), so the launcher ends mpirun itself.
-            if watchdogSeen == nil && access(reports, F_OK) == 0 { watchdogSeen = Date() }
+            // (On one host mpirun always reaches its ranks and ends the job itself.)
+            if plan.spansHosts && watchdogSeen == nil && access(reports, F_OK) == 0 { watchdogSeen = Date() }
             if let seen = watchdogSeen, Date().timeIntervalSince(seen) > Self.watchdogGrace {
                 say("a rank's collective watchdog fired and mpirun has not ended \(Int(Self.watchdogGrace)) s later "
                     + "(a host may have stopped answering): killing mpirun")
