@@ -47,8 +47,9 @@ public enum ProgressMode: String, Sendable, CaseIterable {
 ///   collective per slice between hosts);
 /// - otherwise ``MPITransport`` (nonblocking collectives on the buffer).
 ///
-/// The default bucket size, `parallel.bucket_mb: 4`, and the measurements
-/// behind it are in docs/benchmarks.md.
+/// The default bucket sizes, `parallel.bucket_mb: 4` on one host and
+/// `parallel.bucket_mb_across_hosts: 0.25` across hosts, and the
+/// measurements behind them are in docs/benchmarks.md.
 ///
 /// With ``shards`` set (ZeRO stage 1), after ``finish()`` each rank holds at
 /// least the averaged gradients of its own shard (``ownedRange``): the MPI
@@ -62,6 +63,8 @@ public final class GradientReducer {
     public let parameters: ParameterStore
     /// The element ranges of the buckets, in the order they become ready.
     public let buckets: [Range<Int>]
+    /// The target size of a bucket, in Float32 gradient bytes.
+    public let bucketBytes: Int
     /// Whether reductions start during backward (true) or all after it.
     public let overlap: Bool
     /// The format on the wire.
@@ -138,6 +141,7 @@ public final class GradientReducer {
             $0..<min($0 + perBucket, parameters.count)
         }
         self.buckets = buckets
+        self.bucketBytes = bucketBytes
         guard communicator.size > 1 else {
             wire = nil
             return

@@ -145,7 +145,9 @@ public enum ConfigSchema {
 
         // MARK: parallel
         ConfigKey("parallel.bucket_mb", .double(0...4096, lowerOpen: true), .double(4),
-                  "Gradient bucket size in MiB."),
+                  "Gradient bucket size in MiB when all ranks run on one host."),
+        ConfigKey("parallel.bucket_mb_across_hosts", .double(0...4096, lowerOpen: true), .double(0.25),
+                  "Gradient bucket size in MiB when the ranks span hosts: smaller buckets start crossing the network earlier in backward."),
         ConfigKey("parallel.overlap", .bool, .bool(true), "Overlap gradient allreduce with backward."),
         ConfigKey("parallel.gradient_dtype", .choice(["float32", "bf16"]), .string("float32"),
                   "Precision of the gradient exchange."),

@@ -126,8 +126,11 @@ public final class Trainer {
         optimizer = RunComponents.makeOptimizer(config, parameters: model.parameters,
                                                 shard: shards?.ranges[communicator.rank])
         schedule = RunComponents.makeSchedule(config, totalSteps: totalSteps)
+        // Buckets are a unit of readiness on one host; across hosts a smaller
+        // one starts crossing the network earlier (docs/benchmarks.md).
+        let bucketKey = try communicator.sharesOneNode() ? "parallel.bucket_mb" : "parallel.bucket_mb_across_hosts"
         reducer = try GradientReducer(communicator: communicator, parameters: model.parameters,
-                                      bucketBytes: Int(config.double("parallel.bucket_mb") * 1_048_576),
+                                      bucketBytes: max(4, Int(config.double(bucketKey) * 1_048_576)),
                                       overlap: config.bool("parallel.overlap"),
                                       precision: config.string("parallel.gradient_dtype") == "bf16" ? .bfloat16 : .float32,
                                       shards: shards, progress: options.progress)

@@ -147,7 +147,7 @@ enum TrainBenchmark {
             model: kind, ranks: world.size, parameters: parameterCount, globalBatch: globalBatch,
             perRankBatch: perRankBatch, timedSteps: steps, progress: progress.rawValue,
             transport: trainer.reducer.transport.rawValue,
-            bucketMB: config.double("parallel.bucket_mb"), gradientDtype: config.string("parallel.gradient_dtype"),
+            bucketMB: Double(trainer.reducer.bucketBytes) / 1_048_576, gradientDtype: config.string("parallel.gradient_dtype"),
             zero: config.int("parallel.zero"),
             samplesPerSecond: samplesPerSecond, tokensPerSecond: tokensPerSecond,
             stepSeconds: stepSeconds, computeSeconds: stepSeconds - exposed / Double(steps),
