@@ -19,6 +19,8 @@ public enum DataError: Error, Equatable, CustomStringConvertible {
     case countMismatch(images: String, imageCount: Int, labels: String, labelCount: Int)
     /// A label lies outside `0..<classCount`.
     case labelOutOfRange(file: String, index: Int, label: Int, classCount: Int)
+    /// The label column asked for is not a column of the file.
+    case labelColumnOutOfRange(file: String, column: Int, columns: Int)
     /// A compressed file could not be decompressed.
     case corruptCompressed(file: String, reason: String)
     /// A CSV row has a different number of fields than the first row.
@@ -52,6 +54,9 @@ public enum DataError: Error, Equatable, CustomStringConvertible {
             return "\(images) holds \(imageCount) images but \(labels) holds \(labelCount) labels"
         case let .labelOutOfRange(file, index, label, classCount):
             return "\(file): label \(label) of sample \(index) is outside 0..<\(classCount)"
+        case let .labelColumnOutOfRange(file, column, columns):
+            return "\(file): label column \(column) is not one of its \(columns) columns "
+                + "(0...\(columns - 1), or -\(columns)...-1 from the end; data.label_column)"
         case let .corruptCompressed(file, reason):
             return "\(file): corrupt compressed data: \(reason)"
         case let .raggedRow(file, line, expected, actual):

@@ -60,7 +60,9 @@ public final class TabularDataset: Dataset {
     public convenience init(table: CSVTable, labelColumn: Int = -1, classCount: Int? = nil) throws {
         let columns = table.columnCount
         let label = labelColumn < 0 ? columns + labelColumn : labelColumn
-        precondition(label >= 0 && label < columns, "TabularDataset: label column \(labelColumn) outside \(columns) columns")
+        guard label >= 0 && label < columns else {
+            throw DataError.labelColumnOutOfRange(file: table.file, column: labelColumn, columns: columns)
+        }
         guard columns >= 2 else {
             throw DataError.tooLittleData(file: table.file, reason: "a label column and no feature columns")
         }

@@ -1,8 +1,29 @@
+import ArgumentParser
+import Foundation
 import TensorCore
+import Training
+
+// `ddp launch` must answer a stop signal at any moment, also before its
+// handlers exist: the signals wait, blocked, until `SignalForwarder` takes
+// them (a blocked signal stays pending across the relaunch's exec).
+if CommandLine.arguments.dropFirst().first == "launch" { SignalForwarder.holdSignals() }
 
 // OpenBLAS reads OPENBLAS_CORETYPE only at load time, so the fix for its
 // misdetected kernel has to be a fresh image of this process; it must happen
 // before MPI starts, while the process is still free to replace itself.
 OpenBLASKernel.relaunchIfNeeded()
 OpenBLASKernel.pinToOneThreadUnlessRequested()
-DDPCommand.main()
+
+// ArgumentParser exits with 64 (EX_USAGE) for a bad command line; the
+// documented code for any bad input is 2, which job scripts and `ddp launch`
+// treat as "do not retry".
+do {
+    var command = try DDPCommand.parseAsRoot()
+    try command.run()
+} catch {
+    if DDPCommand.exitCode(for: error) == .validationFailure {
+        FileHandle.standardError.write(Data((DDPCommand.fullMessage(for: error) + "\n").utf8))
+        exit(JobExitCode.userError)
+    }
+    DDPCommand.exit(withError: error)
+}

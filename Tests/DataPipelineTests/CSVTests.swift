@@ -78,6 +78,19 @@ final class CSVTests: XCTestCase {
         }
     }
 
+    /// A label column one past the last (or before the first) is an error naming the file and key, not a crash.
+    func testLabelColumnOutsideTheFileIsRejected() throws {
+        let table = try CSVTable(parsing: "1,2,0\n3,4,1\n", file: "three.csv")
+        for column in [3, 7, -4] {
+            assertDataError(.labelColumnOutOfRange(file: "three.csv", column: column, columns: 3), naming: "three.csv") {
+                try TabularDataset(table: table, labelColumn: column)
+            }
+        }
+        XCTAssertTrue(DataError.labelColumnOutOfRange(file: "three.csv", column: 3, columns: 3).description
+            .contains("data.label_column"))
+        XCTAssertEqual(try TabularDataset(table: table, labelColumn: -3).sample(0).target, [1])
+    }
+
     func testEmptyFileIsRejected() throws {
         let file = try dir.write("empty.csv", text: "\n\n")
         assertDataError(.tooLittleData(file: file, reason: "no rows"), naming: "empty.csv") {

@@ -201,6 +201,43 @@ final class LaunchTests: ScratchTestCase {
 
     // MARK: - Preemption
 
+    /// More ranks than the machine (or the hostfile's slots) can take are
+    /// refused before mpirun starts, with the bound and the override named.
+    func testRanksBeyondTheBoundAreRefused() throws {
+        let config = try writeConfig(Self.smallMLP(steps: 10))
+        let hostfile = try writeConfig("# two nodes\nnode01 slots=2\nnode02 slots=3 # the big one\n", name: "hosts")
+        let cases: [([String], String)] = [
+            (["-n", "100000"], "allows at most \(ProcessInfo.processInfo.activeProcessorCount * LaunchPlan.ranksPerCore) ranks"),
+            (["-n", "6", "--hostfile", hostfile], "declares 5 slots"),
+        ]
+        for (arguments, message) in cases {
+            let started = Date()
+            let result = try launch(arguments + ["--config", config, "--run-dir", scratch.appendingPathComponent("run").path])
+            XCTAssertEqual(result.exitCode, JobExitCode.userError, "\(arguments): \(result)")
+            XCTAssertTrue(result.stderr.contains(message) && result.stderr.contains("--allow-oversubscription"),
+                          "\(arguments): \(result.stderr)")
+            XCTAssertFalse(result.stdout.contains("attempt 1"), "\(arguments): mpirun must not start\n\(result)")
+            XCTAssertLessThan(Date().timeIntervalSince(started), 30)
+        }
+    }
+
+    /// SIGTERM at any moment of a launch's start (before mpirun runs, while
+    /// it starts its ranks, before the first step) ends with the preemption
+    /// code, so that a job script requeues the job; nothing is lost.
+    func testSIGTERMWhileStartingExitsWithThePreemptionCode() throws {
+        let config = try writeConfig(Self.smallMLP(steps: 1_000_000))
+        for (index, delay) in [0.05, 0.15, 0.3, 0.6, 1.0].enumerated() {
+            let job = try BackgroundDDP(["launch", "-n", "2", "--config", config,
+                                         "--run-dir", scratch.appendingPathComponent("run-\(index)").path],
+                                        output: scratch.appendingPathComponent("launch-\(index).out"))
+            usleep(UInt32(delay * 1e6))
+            job.send(SIGTERM)
+            XCTAssertTrue(BackgroundDDP.waitFor(60) { !job.isRunning }, "SIGTERM after \(delay) s: still running\n\(job.log)")
+            guard !job.isRunning else { continue }
+            XCTAssertEqual(job.process.terminationStatus, JobExitCode.preempted, "SIGTERM after \(delay) s\n\(job.log)")
+        }
+    }
+
     /// SIGTERM to `ddp launch` mid-run: the ranks checkpoint at a step
     /// boundary, the launcher exits with the preemption code without a
     /// restart, and a second launch resumes and ends bitwise where an

@@ -26,6 +26,52 @@ final class TrainCommandTests: ScratchTestCase {
           eval_every: 15
         """
 
+    /// A bad command line exits with the documented 2 ("bad input"), not
+    /// ArgumentParser's 64, and says what is wrong; help still exits 0.
+    func testBadCommandLinesExitWithTheBadInputCode() throws {
+        let ddp = try MPIRun.executableURL(named: "ddp")
+        let cases: [([String], String)] = [
+            (["train", "--config", "x.yaml", "--no-such-flag"], "--no-such-flag"),
+            (["train"], "--config"),
+            (["launch", "-n", "0", "--config", "x.yaml"], "-n must be at least 1"),
+            (["bench", "train", "--config", "x.yaml", "--rounds", "0"], "--rounds"),
+            (["no-such-command"], "no-such-command"),
+        ]
+        for (arguments, named) in cases {
+            let result = try MPIRun.runProcess(executable: ddp, arguments: arguments, timeout: 60)
+            XCTAssertEqual(result.exitCode, 2, "\(arguments): \(result)")
+            XCTAssertTrue(result.stderr.contains(named), "\(arguments): \(result.stderr)")
+        }
+        XCTAssertEqual(try MPIRun.runProcess(executable: ddp, arguments: ["train", "--help"], timeout: 60).exitCode, 0)
+    }
+
+    /// `data.label_column` one past the CSV's last column is named, exit 2, no crash trace.
+    func testCSVLabelColumnOutsideTheFileIsABadInput() throws {
+        let csv = scratch.appendingPathComponent("table.csv")
+        try "1,2,0\n3,4,1\n5,6,0\n7,8,1\n".write(to: csv, atomically: true, encoding: .utf8)
+        let config = try writeConfig("""
+            model:
+              kind: mlp
+              hidden: [4]
+            data:
+              dataset: csv
+              path: \(csv.path)
+              label_column: 3
+            optimizer:
+              kind: sgd
+            training:
+              batch_size: 2
+              steps: 1
+              epochs: 0
+            """)
+        let result = try MPIRun.runProcess(executable: try MPIRun.executableURL(named: "ddp"),
+                                           arguments: ["train", "--config", config, "--run-dir", scratch.appendingPathComponent("run").path],
+                                           timeout: 60)
+        XCTAssertEqual(result.exitCode, 2, "\(result)")
+        XCTAssertTrue(result.stderr.contains("label column 3 is not one of its 3 columns"), result.stderr)
+        XCTAssertTrue(result.stderr.contains("table.csv"), result.stderr)
+    }
+
     func testTwoRanksTrainAndWriteTheRunDirectory() throws {
         let config = try writeConfig(smallMLP)
         let runDirectory = scratch.appendingPathComponent("run")

@@ -44,6 +44,12 @@ public enum PreemptionSignal {
         Int32(flag.pointee)
     }
 
+    /// The file in a run directory by which `ddp launch` asks the ranks to
+    /// checkpoint and stop. A signal forwarded while ranks are still
+    /// starting (before their handlers exist, or before mpirun knows them)
+    /// is lost; the file is not. Rank 0 looks for it at every step boundary.
+    public static let requestFile = ".stop-requested"
+
     /// Forgets a received signal (tests that run several trainers in one process).
     public static func reset() {
         flag.pointee = 0

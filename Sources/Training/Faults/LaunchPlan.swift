@@ -35,6 +35,10 @@ public struct LaunchPlan: Sendable, Equatable {
     /// environment, or `--mca` after `--`); the plan does not override them.
     public var userMCAParameters: Set<String> = []
 
+    /// Ranks per core that `ddp launch` starts on one machine without
+    /// `--allow-oversubscription`: enough for tests of more ranks than cores.
+    public static let ranksPerCore = 4
+
     /// OpenMPI parameters for jobs across hosts, as `(name, value)`.
     ///
     /// mpirun learns that a host is gone only from its daemon's TCP

@@ -461,7 +461,8 @@ extension Trainer {
         let finite = loss.isFinite
             && (reducer.averagedGradientsFinite
                 ?? Kernels.allFinite(model.parameters.gradients.pointer + owned.lowerBound, count: owned.count))
-        let flags = try communicator.allReduce([finite ? 0 : 1, PreemptionSignal.received == 0 ? 0 : 1] as [Int32], op: .max)
+        let stop = PreemptionSignal.received != 0 || (isLeader && stopRequestPath.map { access($0, F_OK) == 0 } == true)
+        let flags = try communicator.allReduce([finite ? 0 : 1, stop ? 1 : 0] as [Int32], op: .max)
         preemptionPending = flags[1] != 0
         guard flags[0] != 0 else { return false }
         if config.string("training.nonfinite") == "skip" {

@@ -69,6 +69,8 @@ public final class Trainer {
     /// The same records as TensorBoard scalars, for `tensorboard --logdir RUN_DIR`.
     private var events: TensorBoardEventWriter?
     let isLeader: Bool
+    /// The run directory's ``PreemptionSignal/requestFile``, watched by rank 0.
+    let stopRequestPath: String?
 
     /// Builds every part of the run and synchronizes the replicas.
     ///
@@ -79,6 +81,7 @@ public final class Trainer {
         self.communicator = communicator
         self.options = options
         isLeader = communicator.rank == 0
+        stopRequestPath = options.directory?.appendingPathComponent(PreemptionSignal.requestFile).path
         sync = ReplicaSync(communicator: communicator)
         let watchdog = Self.makeWatchdog(config: config, communicator: communicator)
         if let watchdog, let directory = options.directory {

@@ -54,6 +54,10 @@ struct LaunchCommand: ParsableCommand {
     @Option(name: .long, help: "The mpirun to use; default: $DDP_MPIRUN, else mpirun on the PATH.")
     var mpirun: String?
 
+    @Flag(name: .customLong("allow-oversubscription"), help: ArgumentHelp(
+        "Start more ranks than the bound: \(LaunchPlan.ranksPerCore) per core on this machine, the slots of a hostfile."))
+    var allowOversubscription = false
+
     @Argument(parsing: .postTerminator, help: "Extra mpirun arguments, after `--`.")
     var mpirunArguments: [String] = []
 
@@ -64,18 +68,35 @@ struct LaunchCommand: ParsableCommand {
     }
 
     func run() throws {
+        // First, so that a signal at any moment of the launch is handled.
+        let signals = SignalForwarder()
         let plan = try makePlan()
         let runURL = URL(fileURLWithPath: plan.runDirectory)
-        let signals = SignalForwarder()
+        signals.stopRequestFile = plan.runDirectory + "/" + PreemptionSignal.requestFile
         var outcomes: [(AttemptOutcome, Int)] = []
         var attempt = 0
         while true {
             attempt += 1
             let before = RunProgress(runDirectory: runURL)
+            signals.clearStopRequestFile()
+            if signals.stopRequested {
+                // Asked to stop before the job started: nothing to checkpoint.
+                let code = signals.preemptionRequested ? JobExitCode.preempted : 128 + SIGINT
+                say("stop requested before the job started; exit \(code)")
+                throw ExitCode(code)
+            }
             say("attempt \(attempt) of \(maxRestarts + 1)"
                 + (before.checkpointStep.map { ", resuming from the checkpoint of step \($0)" } ?? "")
                 + ": \(plan.commandLine(attempt: attempt))")
-            let exitCode = try supervise(plan, attempt: attempt, signals: signals)
+            var exitCode = try supervise(plan, attempt: attempt, signals: signals)
+            // A request the ranks acted on must not stop a later `ddp train` in this directory.
+            signals.clearStopRequestFile()
+            if signals.preemptionRequested && (exitCode == 128 + SIGUSR1 || exitCode == 128 + SIGTERM) {
+                // The signal reached mpirun before it could pass it on (it was
+                // just starting): no step was lost, and a job script must requeue.
+                say("mpirun ended on the forwarded signal while starting; the newest checkpoint stands: exit \(JobExitCode.preempted)")
+                exitCode = JobExitCode.preempted
+            }
             let outcome = AttemptOutcome(exitCode: exitCode, stopRequested: signals.stopRequested)
             let after = RunProgress(runDirectory: runURL)
             outcomes.append((outcome, after.stepsDone))
@@ -98,6 +119,14 @@ struct LaunchCommand: ParsableCommand {
         if let hostfile, !FileManager.default.fileExists(atPath: hostfile) {
             printError("\(hostfile): no such hostfile")
             throw ExitCode(JobExitCode.userError)
+        }
+        // Thousands of ranks on one machine would not fail, they would bury it.
+        if !allowOversubscription, let limit = rankLimit() {
+            guard ranks <= limit.ranks else {
+                printError("-n \(ranks): \(limit.reason) allows at most \(limit.ranks) ranks; "
+                           + "pass --allow-oversubscription to start more")
+                throw ExitCode(JobExitCode.userError)
+            }
         }
         guard let mpirunPath = findMPIRun() else {
             printError("mpirun not found on the PATH; install openmpi-bin or pass --mpirun PATH")
@@ -123,6 +152,27 @@ struct LaunchCommand: ParsableCommand {
             if let value = environment[name] { plan.exported[name] = value }
         }
         return plan
+    }
+
+    /// The most ranks this launch may start, and why: the slots of the
+    /// hostfile when every line declares them, else (on this machine, outside
+    /// a scheduler's allocation) a few per core; `nil` when unknown.
+    private func rankLimit() -> (ranks: Int, reason: String)? {
+        if let hostfile {
+            guard let text = try? String(contentsOfFile: hostfile, encoding: .utf8) else { return nil }
+            var slots = 0
+            for line in text.split(separator: "\n") {
+                let words = line.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false)[0].split(separator: " ")
+                guard !words.isEmpty else { continue }
+                guard let count = words.dropFirst().first(where: { $0.hasPrefix("slots=") }).flatMap({ Int($0.dropFirst(6)) })
+                else { return nil }
+                slots += count
+            }
+            return slots > 0 ? (slots, "\(hostfile) declares \(slots) slots, which") : nil
+        }
+        guard ProcessInfo.processInfo.environment["SLURM_JOB_ID"] == nil else { return nil }
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        return (cores * LaunchPlan.ranksPerCore, "this machine has \(cores) cores, and \(LaunchPlan.ranksPerCore) per core")
     }
 
     private func findMPIRun() -> String? {
@@ -261,6 +311,9 @@ final class SignalForwarder {
     private let queue = DispatchQueue(label: "ddp.launch.signals")
 
     init() {
+        // Blocked while the sources are set up, so none arrives in between
+        // and is lost to SIG_IGN; one that came earlier is delivered on unblocking.
+        Self.holdSignals()
         for signal in Self.handled {
             Foundation.signal(signal, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: signal, queue: queue)
@@ -268,6 +321,22 @@ final class SignalForwarder {
             source.resume()
             sources.append(source)
         }
+        var set = Self.handledSet
+        pthread_sigmask(SIG_UNBLOCK, &set, nil)
+    }
+
+    private static var handledSet: sigset_t {
+        var set = sigset_t()
+        sigemptyset(&set)
+        for signal in handled { sigaddset(&set, signal) }
+        return set
+    }
+
+    /// Blocks the handled signals in this thread (and the threads and
+    /// programs it starts later), so that they wait until handled.
+    static func holdSignals() {
+        var set = handledSet
+        pthread_sigmask(SIG_BLOCK, &set, nil)
     }
 
     /// The running mpirun, to which signals go.
@@ -280,6 +349,31 @@ final class SignalForwarder {
     var stopRequested: Bool {
         lock.lock(); defer { lock.unlock() }
         return _stopRequested
+    }
+
+    /// Whether the stop asked for is a preemption (SIGUSR1 or a first
+    /// SIGTERM: checkpoint and exit 75), not SIGINT or a second SIGTERM.
+    var preemptionRequested: Bool {
+        lock.lock(); defer { lock.unlock() }
+        return _preemption
+    }
+    private var _preemption = false
+
+    /// The run directory's ``PreemptionSignal/requestFile``: written on a
+    /// preemption, so that ranks still starting up learn of it too.
+    var stopRequestFile: String? {
+        get { lock.lock(); defer { lock.unlock() }; return _stopRequestFile }
+        set { lock.lock(); _stopRequestFile = newValue; lock.unlock() }
+    }
+    private var _stopRequestFile: String?
+
+    /// Removes a request left by an earlier launch; the run directory is
+    /// created on the way if needed, so that the request can be written.
+    func clearStopRequestFile() {
+        guard let path = stopRequestFile else { return }
+        unlink(path)
+        try? FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent,
+                                                 withIntermediateDirectories: true)
     }
 
     /// Sleeps `seconds` unless a stop is requested; returns whether it slept through.
@@ -308,8 +402,11 @@ final class SignalForwarder {
                 forward = SIGUSR1
             }
         }
+        _preemption = forward == SIGUSR1
         let child = _child
+        let requestFile = _preemption ? _stopRequestFile : nil
         lock.unlock()
+        if let requestFile { FileManager.default.createFile(atPath: requestFile, contents: Data()) }
         let name = signal == SIGINT ? "SIGINT" : signal == SIGTERM ? "SIGTERM" : "SIGUSR1"
         let forwardedName = forward == SIGUSR1 ? "SIGUSR1" : name
         say("received \(name)" + (child.map { ", sending \(forwardedName) to mpirun (pid \($0))" } ?? "")
