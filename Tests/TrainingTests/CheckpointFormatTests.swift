@@ -58,6 +58,30 @@ final class CheckpointFormatTests: CheckpointTestCase {
         XCTAssertEqual(middle, [.pi, 0])
     }
 
+    /// Header integers that overflow when multiplied or added (checksums
+    /// could be made to match) are a malformed file, never an arithmetic trap:
+    /// eval and resume read checkpoints through this reader.
+    func testOverflowingHeaderIntegersAreMalformedNotACrash() throws {
+        let cases = [("F32", "[4611686018427387904, 4]", "[0, 16]"), ("F32", "[9223372036854775807]", "[0, 4]"),
+                     ("U8", "[9223372036854775807]", "[0, 9223372036854775807]"), ("F32", "[2]", "[1, -9223372036854775808]"),
+                     ("F32", "[1e30]", "[0, 4]"), ("F32", "[2.5]", "[0, 10]")]
+        for (dtype, shape, offsets) in cases {
+            let header = "{\"w\":{\"dtype\":\"\(dtype)\",\"shape\":\(shape),\"data_offsets\":\(offsets)}}"
+            var file = Data()
+            withUnsafeBytes(of: UInt64(header.utf8.count).littleEndian) { file.append(contentsOf: $0) }
+            file.append(Data(header.utf8))
+            file.append(Data(count: 16))
+            let path = scratch.appendingPathComponent("hostile.safetensors").path
+            try file.write(to: URL(fileURLWithPath: path))
+            XCTAssertThrowsError(try SafetensorsFile(path: path), "\(shape) \(offsets)") { error in
+                guard case CheckpointError.malformed(let where_, _) = error else {
+                    return XCTFail("\(shape) \(offsets): expected malformed, got \(error)")
+                }
+                XCTAssertEqual(where_, path)
+            }
+        }
+    }
+
     func testTruncatedSafetensorsIsRejectedByName() throws {
         let path = scratch.appendingPathComponent("t.safetensors").path
         let writer = try SafetensorsWriter(path: path, entries: [SafetensorsEntry(name: "w", shape: [64])])

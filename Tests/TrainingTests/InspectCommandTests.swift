@@ -16,7 +16,9 @@ final class InspectCommandTests: InferenceTestCase {
         XCTAssertEqual(weight.bytes, 32 * 12 * 4)
         XCTAssertEqual(report.state?.step, 6)
         XCTAssertTrue(report.checksumsHold)
-        XCTAssertEqual(report.files.map(\.name), ["model.safetensors", "optimizer.safetensors"])
+        // trainer.json records two files; SHA256SUMS covers those and trainer.json itself.
+        XCTAssertEqual(Array(report.files.map(\.name).prefix(2)), ["model.safetensors", "optimizer.safetensors"])
+        XCTAssertTrue(report.files.contains { $0.name == "trainer.json (SHA256SUMS)" && $0.ok }, "\(report.files)")
 
         let text = try ddp(["inspect", run.path])
         XCTAssertEqual(text.exitCode, 0, "\(text)")
@@ -45,5 +47,50 @@ final class InspectCommandTests: InferenceTestCase {
         let nothing = try ddp(["inspect", scratch.appendingPathComponent("absent").path])
         XCTAssertEqual(nothing.exitCode, 2, "\(nothing)")
         XCTAssertTrue(nothing.stderr.contains("no such file or directory"), nothing.stderr)
+    }
+
+    /// trainer.json, which cannot record its own digest, is checked against
+    /// SHA256SUMS: an edited trainer.json does not pass as intact.
+    func testEditedTrainerStateIsCaught() throws {
+        let run = try trainRun(Self.classifierConfig.replacingOccurrences(of: "steps: 40", with: "steps: 4"), name: "edited")
+        let checkpoint = URL(fileURLWithPath: try CheckpointReport.inspect(run.path).path)
+        let state = checkpoint.appendingPathComponent("trainer.json")
+        let text = try String(contentsOf: state, encoding: .utf8)
+        try text.replacingOccurrences(of: "\"step\" : 4", with: "\"step\" : 5")
+            .replacingOccurrences(of: "\"step\":4", with: "\"step\":5").write(to: state, atomically: true, encoding: .utf8)
+        XCTAssertNotEqual(try String(contentsOf: state, encoding: .utf8), text, "the test must change trainer.json")
+        let result = try ddp(["inspect", checkpoint.path])
+        XCTAssertEqual(result.exitCode, 1, "\(result)")
+        XCTAssertTrue(result.stdout.contains("checksums: DO NOT HOLD"), result.stdout)
+        XCTAssertTrue(result.stdout.contains("trainer.json (SHA256SUMS)") && result.stdout.contains("checksum mismatch"), result.stdout)
+    }
+
+    /// A lone safetensors file cut short, or whose header's shape overflows
+    /// when multiplied out, is reported (exit 1, or 2 naming the tensor), never a crash.
+    func testDamagedLoneSafetensorsFilesAreReported() throws {
+        let run = try trainRun(Self.classifierConfig.replacingOccurrences(of: "steps: 40", with: "steps: 2"), name: "lone")
+        let model = URL(fileURLWithPath: try CheckpointReport.inspect(run.path).path).appendingPathComponent("model.safetensors")
+        let bytes = try Data(contentsOf: model)
+        let truncated = scratch.appendingPathComponent("truncated.safetensors")
+        try bytes.prefix(bytes.count - 100).write(to: truncated)
+        let cut = try ddp(["inspect", truncated.path])
+        XCTAssertEqual(cut.exitCode, 1, "\(cut)")
+        XCTAssertTrue(cut.stdout.contains("wrong size"), cut.stdout)
+        XCTAssertEqual(try ddp(["inspect", model.path]).exitCode, 0)
+
+        for (shape, offsets) in [("[4611686018427387904, 4]", "[0, 16]"), ("[9223372036854775807]", "[0, 4]"),
+                                 ("[2]", "[1, -9223372036854775808]"), ("[1e30]", "[0, 4]")] {
+            let header = "{\"w\":{\"dtype\":\"F32\",\"shape\":\(shape),\"data_offsets\":\(offsets)}}"
+            var file = Data()
+            withUnsafeBytes(of: UInt64(header.utf8.count).littleEndian) { file.append(contentsOf: $0) }
+            file.append(Data(header.utf8))
+            file.append(Data(count: 16))
+            let hostile = scratch.appendingPathComponent("hostile.safetensors")
+            try file.write(to: hostile)
+            let result = try ddp(["inspect", hostile.path])
+            XCTAssertTrue(result.exitCode == 1 || result.exitCode == 2, "shape \(shape): \(result)")
+            XCTAssertTrue((result.stdout + result.stderr).contains("hostile.safetensors"), "shape \(shape): \(result)")
+            XCTAssertFalse(result.stderr.contains("Fatal error"), "shape \(shape): \(result)")
+        }
     }
 }

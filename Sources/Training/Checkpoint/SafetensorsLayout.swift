@@ -28,13 +28,53 @@ func safetensorsHeaderEntries(_ object: [String: Any], path: String) throws
             continue
         }
         guard let fields = value as? [String: Any], let dtype = fields["dtype"] as? String,
-              let shape = (fields["shape"] as? [Any])?.compactMap({ ($0 as? NSNumber)?.intValue }),
-              let offsets = (fields["data_offsets"] as? [Any])?.compactMap({ ($0 as? NSNumber)?.intValue }),
+              let shape = exactIntegers(fields["shape"]), let offsets = exactIntegers(fields["data_offsets"]),
               offsets.count == 2
-        else { throw CheckpointError.malformed(path: path, reason: "tensor \(name) lacks dtype, shape or data_offsets") }
+        else {
+            throw CheckpointError.malformed(path: path, reason: "tensor \(name) lacks dtype, shape or data_offsets "
+                                            + "(as non-negative integers that fit in 64 bits)")
+        }
         entries.append(SafetensorsHeaderEntry(name: name, dtype: dtype, shape: shape, begin: offsets[0], end: offsets[1]))
     }
     return (entries, metadata)
+}
+
+/// `value` as an array of non-negative integers, each exactly as written
+/// (no fraction, no rounding of a number past 64 bits), or `nil`.
+private func exactIntegers(_ value: Any?) -> [Int]? {
+    guard let items = value as? [Any] else { return nil }
+    var result: [Int] = []
+    for item in items {
+        guard let number = item as? NSNumber, number == NSNumber(value: number.int64Value),
+              number.int64Value >= 0 else { return nil }
+        result.append(Int(number.int64Value))
+    }
+    return result
+}
+
+/// The bytes per element of a safetensors dtype, or `nil` for one the
+/// format does not define.
+func safetensorsElementSize(_ dtype: String) -> Int? {
+    switch dtype {
+    case "BOOL", "U8", "I8", "F8_E4M3", "F8_E5M2": return 1
+    case "U16", "I16", "F16", "BF16": return 2
+    case "U32", "I32", "F32": return 4
+    case "U64", "I64", "F64": return 8
+    default: return nil
+    }
+}
+
+/// The bytes of a tensor of `shape` with `elementSize`-byte elements, or
+/// `nil` when the product does not fit in an `Int`: a header is input, and
+/// `[2^62, 4]` must be an error, not an overflow trap.
+func tensorByteCount(shape: [Int], elementSize: Int) -> Int? {
+    var product = elementSize
+    for dimension in shape {
+        let (next, overflow) = product.multipliedReportingOverflow(by: dimension)
+        guard !overflow else { return nil }
+        product = next
+    }
+    return product
 }
 
 /// A safetensors file opened for reading, its header parsed and checked
@@ -100,8 +140,8 @@ struct CheckedSafetensors {
         }
         for entry in entries {
             let size = try elementSize(entry)
-            guard entry.shape.allSatisfy({ $0 >= 0 }), entry.begin >= 0, entry.end >= entry.begin,
-                  entry.end - entry.begin == entry.shape.reduce(1, *) * size
+            guard entry.end >= entry.begin, let bytes = tensorByteCount(shape: entry.shape, elementSize: size),
+                  entry.end - entry.begin == bytes
             else {
                 throw malformed("tensor \(entry.name): data_offsets [\(entry.begin), \(entry.end)] do not fit \(entry.dtype) \(entry.shape)")
             }
@@ -112,8 +152,11 @@ struct CheckedSafetensors {
             guard entry.begin == cursor else { throw malformed("tensor \(entry.name) starts at \(entry.begin), expected \(cursor)") }
             cursor = entry.end
         }
-        guard 8 + headerLength + cursor == fileSize else {
-            throw CheckpointError.wrongSize(path: path, expected: 8 + headerLength + cursor, actual: fileSize)
+        // `cursor` comes from the header: add without trapping.
+        let (expected, overflow) = (8 + headerLength).addingReportingOverflow(cursor)
+        guard !overflow else { throw malformed("its tensors end past any possible file (\(cursor) bytes of data)") }
+        guard expected == fileSize else {
+            throw CheckpointError.wrongSize(path: path, expected: expected, actual: fileSize)
         }
         self.fd = fd
         self.fileSize = fileSize

@@ -57,8 +57,10 @@ public struct CheckpointReport: Codable, Sendable {
         }
         if !isDirectory.boolValue {
             let header = try SafetensorsHeader(path: url.path)
+            // A lone file has no recorded digest; its own header says how long it must be.
             return CheckpointReport(path: url.path, tensors: header.tensors, metadata: header.metadata,
-                                    optimizerTensors: nil, state: nil, stateProblem: nil, files: [])
+                                    optimizerTensors: nil, state: nil, stateProblem: nil,
+                                    files: [layoutCheck(url.path, name: url.lastPathComponent)])
         }
         let directory = try checkpointDirectory(url, path: path)
         var report = CheckpointReport(path: directory.path, tensors: [], metadata: [:], optimizerTensors: nil,
@@ -84,6 +86,28 @@ public struct CheckpointReport: Codable, Sendable {
             }
             report.files.append(FileCheck(name: name, recordedBytes: record.bytes, status: status))
         }
+        // trainer.json cannot record its own digest; SHA256SUMS lists every file, itself aside.
+        let sumsPath = directory.appendingPathComponent(CheckpointStore.checksumsFile).path
+        if let sums = FileManager.default.contents(atPath: sumsPath) {
+            for line in String(decoding: sums, as: UTF8.self).split(separator: "\n") {
+                let parts = line.split(separator: " ", maxSplits: 1)
+                guard parts.count == 2 else {
+                    report.files.append(FileCheck(name: CheckpointStore.checksumsFile, recordedBytes: 0, status: "malformed line"))
+                    continue
+                }
+                let expected = String(parts[0]), name = parts[1].trimmingCharacters(in: .whitespaces)
+                let status: String
+                var bytes = 0
+                do {
+                    let (digest, size) = try sha256OfFile(directory.appendingPathComponent(name).path)
+                    bytes = size
+                    status = digest == expected ? "ok" : "checksum mismatch"
+                } catch {
+                    status = "missing"
+                }
+                report.files.append(FileCheck(name: "\(name) (\(CheckpointStore.checksumsFile))", recordedBytes: bytes, status: status))
+            }
+        }
         let modelPath = directory.appendingPathComponent(CheckpointStore.modelFile).path
         if FileManager.default.fileExists(atPath: modelPath) {
             let header = try SafetensorsHeader(path: modelPath)
@@ -95,6 +119,25 @@ public struct CheckpointReport: Codable, Sendable {
             report.optimizerTensors = (try? SafetensorsHeader(path: optimizerPath))?.tensors.count
         }
         return report
+    }
+
+    /// Whether the safetensors file at `path` is as long as its header says,
+    /// its tensors tiling the data, as a file check named `name`.
+    private static func layoutCheck(_ path: String, name: String) -> FileCheck {
+        do {
+            let file = try CheckedSafetensors(path: path) { entry in
+                guard let size = safetensorsElementSize(entry.dtype) else {
+                    throw CheckpointError.malformed(path: path, reason: "tensor \(entry.name): unknown dtype \(entry.dtype)")
+                }
+                return size
+            }
+            close(file.fd)
+            return FileCheck(name: name, recordedBytes: file.fileSize, status: "ok")
+        } catch CheckpointError.wrongSize(_, let expected, let actual) {
+            return FileCheck(name: name, recordedBytes: expected, status: "wrong size (\(actual) bytes)")
+        } catch {
+            return FileCheck(name: name, recordedBytes: 0, status: "\(error)")
+        }
     }
 
     /// The checkpoint `url` names: itself, or the newest under a run or `checkpoints` directory.
@@ -131,6 +174,10 @@ struct SafetensorsHeader {
         }
         let (entries, rawMetadata) = try safetensorsHeaderEntries(object, path: path)
         metadata = ((rawMetadata as? [String: Any]) ?? [:]).mapValues { "\($0)" }
+        for entry in entries where entry.end < entry.begin
+            || tensorByteCount(shape: entry.shape, elementSize: safetensorsElementSize(entry.dtype) ?? 1) == nil {
+            throw malformed("tensor \(entry.name): data_offsets [\(entry.begin), \(entry.end)] do not fit \(entry.dtype) \(entry.shape)")
+        }
         tensors = entries.sorted { ($0.begin, $0.name) < ($1.begin, $1.name) }.map {
             CheckpointReport.TensorEntry(name: $0.name, shape: $0.shape, dtype: $0.dtype, bytes: $0.end - $0.begin)
         }

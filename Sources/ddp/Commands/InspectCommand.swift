@@ -62,7 +62,9 @@ struct InspectCommand: ParsableCommand {
         if let count = report.optimizerTensors { lines.append("optimizer.safetensors: \(count) tensors") }
         lines.append("")
         if report.state == nil && report.stateProblem == nil {
-            lines.append("(a lone safetensors file: no trainer state or checksums to check)")
+            let layout = report.files.first
+            lines.append("(a lone safetensors file: no trainer state or checksums to check; its layout: "
+                         + (layout.map { $0.ok ? "complete, \($0.recordedBytes) bytes" : $0.status } ?? "unchecked") + ")")
             return lines.joined(separator: "\n")
         }
         if let state = report.state {
@@ -87,7 +89,7 @@ struct InspectCommand: ParsableCommand {
         lines.append("")
         lines.append("files:")
         for file in report.files {
-            lines.append("  " + pad(file.name, 22) + pad("\(file.recordedBytes) bytes", 16) + file.status)
+            lines.append("  " + pad(file.name, 34) + pad("\(file.recordedBytes) bytes", 16) + file.status)
         }
         lines.append(report.checksumsHold ? "checksums: hold" : "checksums: DO NOT HOLD")
         return lines.joined(separator: "\n")
