@@ -138,4 +138,26 @@ final class ResumeTests: CheckpointTestCase {
         XCTAssertTrue(failed.stderr.contains("no valid checkpoint"), failed.stderr)
         XCTAssertFalse(failed.stderr.contains("Fatal error"), failed.stderr)
     }
+
+    /// The newest checkpoint's checksums hold but it cannot continue this run
+    /// (it is another model's, copied in): `--resume auto` names it, skips it,
+    /// and resumes from the checkpoint before it.
+    func testResumeAutoSkipsACheckpointThatDoesNotFitForThePreviousOne() throws {
+        let checkpointed = Self.mlpConfig.replacingOccurrences(of: "  steps: 30\n", with: "  steps: 20\n")
+            + "\ncheckpoint:\n  every: 10\n  keep_last: 5\n"
+        let config = try writeConfig(checkpointed)
+        let run = scratch.appendingPathComponent("run")
+        XCTAssertEqual(try ddpTrain(ranks: 1, config: config, runDirectory: run).exitCode, 0)
+        let other = try writeConfig(checkpointed.replacingOccurrences(of: "hidden: [24, 16]", with: "hidden: [8]")
+            .replacingOccurrences(of: "  steps: 20\n", with: "  steps: 30\n"), name: "other.yaml")
+        let otherRun = scratch.appendingPathComponent("other")
+        XCTAssertEqual(try ddpTrain(ranks: 1, config: other, runDirectory: otherRun).exitCode, 0)
+        try FileManager.default.copyItem(at: checkpoint(otherRun, step: 30), to: checkpoint(run, step: 30))
+
+        let resumed = try ddpTrain(ranks: 1, config: config, runDirectory: run,
+                                   extra: ["--resume", "auto", "--set", "training.steps=25"])
+        XCTAssertEqual(resumed.exitCode, 0, "\(resumed)")
+        XCTAssertTrue(resumed.stdout.contains("resuming from step 20"), resumed.stdout)
+        XCTAssertTrue((resumed.stdout + resumed.stderr).contains("step-00000030"), "the skipped checkpoint is named\n\(resumed)")
+    }
 }

@@ -199,7 +199,12 @@ public struct CheckpointStore: Sendable {
     ///   checkpoint that failed, by name.
     /// - Throws: ``CheckpointError/noValidCheckpoint(directory:rejected:)``
     ///   when there are checkpoints but none is valid.
-    public func newestValid() throws -> (found: (url: URL, state: TrainerState)?, rejected: [String]) {
+    ///
+    /// - Parameter accepting: Further checks a verified checkpoint must pass
+    ///   (that it fits the run, that its files open); one that throws is
+    ///   skipped like a damaged one, with the error as its reason.
+    public func newestValid(accepting: (URL, TrainerState) throws -> Void = { _, _ in })
+        throws -> (found: (url: URL, state: TrainerState)?, rejected: [String]) {
         var rejected: [String] = []
         let checkpoints = list()
         for checkpoint in checkpoints {
@@ -209,6 +214,7 @@ public struct CheckpointStore: Sendable {
                     throw CheckpointError.malformed(path: checkpoint.url.appendingPathComponent(Self.stateFile).path,
                                                     reason: "records step \(state.step), not \(checkpoint.step)")
                 }
+                try accepting(checkpoint.url, state)
                 return ((checkpoint.url, state), rejected)
             } catch {
                 rejected.append("\(error)")

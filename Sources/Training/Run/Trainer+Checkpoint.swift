@@ -305,11 +305,28 @@ extension Trainer {
                 throw CheckpointError.missingFile(path)
             }
         }
-        let (found, rejected) = try store.newestValid()
+        // A checkpoint whose checksums hold can still not fit (another model,
+        // a hostile header): skip it like a damaged one, for the one before.
+        let (found, rejected) = try store.newestValid { url, state in try self.checkLoadable(url, state: state) }
         if found == nil, case .path(let path) = request {
             throw CheckpointError.noValidCheckpoint(directory: path, rejected: [])
         }
         return (found, rejected)
+    }
+
+    /// Throws unless the checkpoint at `url` fits this run and its files'
+    /// headers hold the tensors the resume reads (rank 0, before choosing it).
+    private func checkLoadable(_ url: URL, state: TrainerState) throws {
+        try checkCompatible(state, checkpoint: url.path)
+        let parameters = model.parameters.parameters
+        let model = try SafetensorsFile(path: url.appendingPathComponent(CheckpointStore.modelFile).path)
+        try checkTensors(of: model, expected: parameters.map { ($0.name, $0.shape) })
+        let states = optimizer.stateBuffers
+        guard !states.isEmpty else { return }
+        let optimizerState = try SafetensorsFile(path: url.appendingPathComponent(CheckpointStore.optimizerFile).path)
+        var expected: [(String, [Int])] = []
+        for state in states { expected += parameters.map { ("\(state.name).\($0.name)", $0.shape) } }
+        try checkTensors(of: optimizerState, expected: expected)
     }
 
     /// Throws unless `state` can continue this run (see ``resume(from:)``).
