@@ -478,7 +478,7 @@ extension Trainer {
         let finite = loss.isFinite
             && (reducer.averagedGradientsFinite
                 ?? Kernels.allFinite(model.parameters.gradients.pointer + owned.lowerBound, count: owned.count))
-        let stop = PreemptionSignal.received != 0 || (isLeader && stopRequestPath.map { access($0, F_OK) == 0 } == true)
+        let stop = PreemptionSignal.received != 0 || (isLeader && stopRequested())
         let flags = try communicator.allReduce([finite ? 0 : 1, stop ? 1 : 0] as [Int32], op: .max)
         preemptionPending = flags[1] != 0
         guard flags[0] != 0 else { return false }
@@ -488,6 +488,17 @@ extension Trainer {
         }
         let newest = lastCheckpointStep.map { "; the newest checkpoint, \(CheckpointStore.name(step: $0)), predates it" } ?? ""
         throw RunError.nonFinite(step: step + 1, what: "the loss or a gradient (training.nonfinite: stop\(newest))")
+    }
+
+    /// Whether `ddp launch` left its stop request in the run directory.
+    /// Looked at most once a second: on a shared file system a stat per
+    /// step of a fast model would cost more than the step.
+    private func stopRequested() -> Bool {
+        guard let path = stopRequestPath else { return false }
+        let now = MonotonicClock.nanoseconds()
+        guard now &- lastStopCheck >= 1_000_000_000 || lastStopCheck == 0 else { return false }
+        lastStopCheck = now
+        return access(path, F_OK) == 0
     }
 
     /// Writes the checkpoint of the current step (unless it was just written)

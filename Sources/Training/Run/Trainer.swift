@@ -71,6 +71,8 @@ public final class Trainer {
     let isLeader: Bool
     /// The run directory's ``PreemptionSignal/requestFile``, watched by rank 0.
     let stopRequestPath: String?
+    /// When rank 0 last looked for it (``MonotonicClock`` nanoseconds).
+    var lastStopCheck: UInt64 = 0
 
     /// Builds every part of the run and synchronizes the replicas.
     ///
