@@ -15,8 +15,6 @@ public enum CheckpointError: Error, CustomStringConvertible, Equatable {
     case noValidCheckpoint(directory: String, rejected: [String])
     /// The checkpoint is valid but cannot continue this run.
     case incompatible(checkpoint: String, reason: String)
-    /// Rank 0 failed; the other ranks only know that it did.
-    case failedOnRankZero(String)
 
     public var description: String {
         switch self {
@@ -35,8 +33,6 @@ public enum CheckpointError: Error, CustomStringConvertible, Equatable {
             return "\(directory): no valid checkpoint to resume from\(reasons)"
         case .incompatible(let checkpoint, let reason):
             return "\(checkpoint): cannot resume: \(reason)"
-        case .failedOnRankZero(let what):
-            return "rank 0 failed to \(what)"
         }
     }
 }

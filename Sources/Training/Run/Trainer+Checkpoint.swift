@@ -97,6 +97,7 @@ extension Trainer {
             do { try body() } catch { failure = error }
         }
         var directory: URL?
+        var published = false
         var files: [String: TrainerState.FileRecord] = [:]
         attempt {
             directory = try store.makeTemporaryDirectory(step: step)
@@ -165,8 +166,11 @@ extension Trainer {
             try CheckpointStore.writeChecksums(in: directory!, files.mapValues(\.sha256)
                 .merging([CheckpointStore.stateFile: stateDigest]) { a, _ in a })
             directory = try store.publish(directory!, step: step)
+            published = true
             store.prune(keepLast: config.int("checkpoint.keep_last"), keepEvery: config.int("checkpoint.keep_every"))
         }
+        // A half-written checkpoint would keep a full disk full and block the rerun.
+        if failure != nil, !published, let directory { try? FileManager.default.removeItem(at: directory) }
         try agreeOnLeaderOutcome(failure, what: "write the checkpoint of step \(step)")
         lastCheckpointStep = step
         return isLeader ? directory : nil
@@ -192,9 +196,11 @@ extension Trainer {
     /// Rank 0 tells the others whether `failure` happened; then every rank
     /// throws (rank 0 the error itself) or none does.
     private func agreeOnLeaderOutcome(_ failure: Error?, what: String) throws {
-        let failed = try communicator.broadcast(Int32(failure == nil ? 0 : 1), root: 0)
+        // Rank 0 sends the exit code its failure deserves (0: none), so every
+        // rank ends the same way: bad input, or a restartable runtime failure.
+        let code = try communicator.broadcast(failure.map { JobExitCode.forError($0) } ?? 0, root: 0)
         if let failure { throw failure }
-        if failed != 0 { throw CheckpointError.failedOnRankZero(what) }
+        if code != 0 { throw RankZeroFailure(what: what, exitCode: code) }
     }
 
     // MARK: - Resuming

@@ -1,9 +1,11 @@
 import ArgumentParser
 import Foundation
+import Training
 
-/// Runs `body`; an error caused by the user's input (a config, a data file, a
-/// checkpoint) is printed as one line on standard error and exits with code 2,
-/// never as a crash trace.
+/// Runs `body`; an error is printed as one line on standard error, never as a
+/// crash trace, and exits with code 2 when the user's input caused it (a
+/// config, a data file, a checkpoint), else with its runtime code
+/// (``JobExitCode/forError(_:)``: MPI, the system refusing I/O).
 func exitOnUserError(_ body: () throws -> Void) throws {
     do {
         try body()
@@ -11,7 +13,7 @@ func exitOnUserError(_ body: () throws -> Void) throws {
         throw error
     } catch {
         printError("\(error)")
-        throw ExitCode(2)
+        throw ExitCode(JobExitCode.forError(error))
     }
 }
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import MPI
+import Training
 
 /// Starts MPI (or the single-process fallback) and returns the world.
 func startWorld() throws -> Communicator {
@@ -25,16 +26,19 @@ func runOnAllRanks(_ world: Communicator, _ body: () throws -> Void) throws {
     } catch {
         failure = error
     }
-    // Every rank learns whether any failed, so none is left waiting in a collective.
-    let failed = (try? world.allGather([Int32(failure == nil ? 0 : 1)])) ?? [1]
-    guard failed.contains(1) else { return }
+    // Every rank learns whether any failed, and how, so none is left waiting
+    // in a collective and all end with the same code.
+    let mine = failure.map { JobExitCode.forError($0) } ?? 0
+    let codes = (try? world.allGather([mine])) ?? [mine == 0 ? JobExitCode.mpiStartFailure : mine]
+    guard let code = codes.first(where: { $0 != 0 }) else { return }
     if let failure {
-        if failed.allSatisfy({ $0 == 1 }) {
+        if codes.allSatisfy({ $0 != 0 }) {
             // The same input failed everywhere: one message is enough.
             if world.rank == 0 { printError("\(failure)") }
         } else {
             printError("rank \(world.rank): \(failure)")
         }
     }
-    throw ExitCode(2)
+    // Runtime failures (MPI, a full disk) keep their own code, so that `ddp launch` restarts them.
+    throw ExitCode(code)
 }
