@@ -64,6 +64,12 @@ final class ConfigTests: XCTestCase {
             XCTAssertEqual(($0 as? ConfigError)?.source, "--set")
         }
         XCTAssertThrowsError(try ResolvedConfig.parse(yaml: minimal, source: "m.yaml", overrides: ["epochs"]))
+        // A lone number for a list key is refused with the expected form, not read as [5].
+        XCTAssertThrowsError(try ResolvedConfig.parse(yaml: minimal, source: "m.yaml", overrides: ["model.hidden=5"])) {
+            let error = $0 as? ConfigError
+            XCTAssertEqual(error?.key, "model.hidden")
+            XCTAssertTrue(error?.message.contains("like [1]") == true, "\(String(describing: error))")
+        }
         XCTAssertThrowsError(try ResolvedConfig.parse(yaml: minimal, source: "m.yaml", overrides: ["model.layers=2"])) {
             XCTAssertEqual(($0 as? ConfigError)?.key, "model.layers")
         }

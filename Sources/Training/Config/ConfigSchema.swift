@@ -16,7 +16,7 @@ public enum ConfigKind: Sendable {
         case .bool: return "true or false"
         case .choice(let options): return "one of " + options.joined(separator: ", ")
         case .string: return "a string"
-        case .intList(let r): return "a non-empty list of integers in \(r.lowerBound)...\(r.upperBound)"
+        case .intList(let r): return "a non-empty list of integers in \(r.lowerBound)...\(r.upperBound), like [\(r.lowerBound)]"
         }
     }
 }

@@ -173,7 +173,9 @@ public struct ResolvedConfig: Sendable, Equatable {
             guard let v = node.scalar?.string else { throw fail() }
             return .string(v)
         case .intList(let range):
-            let items = node.sequence.map(Array.init) ?? (node.scalar != nil ? [node] : [])
+            // A lone number is refused, not read as a one-item list: `--set model.hidden=5`
+            // more likely means a mistake than one hidden layer of 5.
+            let items = node.sequence.map(Array.init) ?? []
             let ints = items.compactMap { $0.int }
             guard !items.isEmpty, ints.count == items.count, ints.allSatisfy(range.contains) else { throw fail() }
             return .intList(ints)

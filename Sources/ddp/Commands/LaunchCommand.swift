@@ -16,12 +16,14 @@ struct LaunchCommand: ParsableCommand {
             collective watchdog fired) the whole job starts again, up to --max-restarts times.
 
             Signals: SIGUSR1, or a first SIGTERM, reaches the ranks as SIGUSR1: they write a checkpoint \
-            at the next step boundary and exit with code \(JobExitCode.preempted). A second SIGTERM, or \
-            SIGINT, stops the job at once. No restart follows a signal.
+            at the next step boundary and exit with code \(JobExitCode.preempted). A second SIGTERM (more than \
+            \(Int(SignalForwarder.duplicateWindow)) s after the first: Slurm's scancel delivers one twice at once), or SIGINT, stops the \
+            job at once. No restart follows a signal.
 
             Exit code: 0 when the run completed; \(JobExitCode.preempted) when preempted (requeue the job, \
             the next launch resumes); \(JobExitCode.userError) for a config or input error (not restarted); \
-            else the last attempt's (\(JobExitCode.watchdog) for the watchdog, 128+N for a rank killed by signal N).
+            else the last attempt's (\(JobExitCode.mpiStartFailure) for MPI, \(JobExitCode.ioFailure) for I/O the system refused, \
+            \(JobExitCode.watchdog) for the watchdog, 128+N for a rank killed by signal N).
 
             Arguments after `--` go to mpirun: ddp launch -n 4 --config c.yaml -- --mca btl self,vader
             """
