@@ -73,6 +73,7 @@ public final class PredictionService: Sendable {
     public func run(logger: Logger, onListening: @escaping @Sendable (String) -> Void) async throws {
         let router = Router()
         router.add(middleware: MetricsMiddleware(metrics: metrics))
+        router.add(middleware: JSONErrorMiddleware())
         router.get("/healthz") { _, _ in
             self.json(.ok, ["status": "ok"].merging(self.summary) { a, _ in a })
         }
@@ -83,6 +84,17 @@ public final class PredictionService: Sendable {
         }
         router.post("/v1/predict") { request, _ in
             await self.predict(request)
+        }
+        // A known path asked with the wrong method: 405 naming the right one.
+        for (path, allowed) in [("/v1/predict", "POST"), ("/healthz", "GET"), ("/metrics", "GET")] {
+            for method in [HTTPRequest.Method.get, .post, .put, .delete, .patch] where method.rawValue != allowed {
+                router.on(RouterPath(path), method: method) { request, _ in
+                    var response = self.json(.methodNotAllowed,
+                                             ["error": "\(request.method.rawValue) is not allowed on \(path); use \(allowed)"])
+                    response.headers[.allow] = allowed
+                    return response
+                }
+            }
         }
         let app = Application(
             router: router,
@@ -99,6 +111,10 @@ public final class PredictionService: Sendable {
     /// Answers one prediction request; never throws, so every failure gets its own status and message.
     private func predict(_ request: Request) async -> Response {
         var request = request
+        // A declared length over the limit is refused before reading a byte of it.
+        if let declared = request.headers[.contentLength].flatMap({ Int($0) }), declared > options.maxBodyBytes {
+            return json(.contentTooLarge, ["error": "request body of \(declared) bytes exceeds \(options.maxBodyBytes) bytes"])
+        }
         let body: ByteBuffer
         do {
             body = try await request.collectBody(upTo: options.maxBodyBytes)
@@ -145,6 +161,26 @@ public final class PredictionService: Sendable {
         var headers = HTTPFields()
         headers[.contentType] = "application/json"
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}
+
+/// Gives the router's own errors (a path it does not know) a JSON body like
+/// every other answer of the service, instead of an empty one.
+struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context,
+                next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let error as HTTPResponseError {
+            let message = error.status == .notFound
+                ? "no route for \(request.method.rawValue) \(request.uri.path)"
+                : error.status.reasonPhrase
+            let data = (try? JSONSerialization.data(withJSONObject: ["error": message], options: [.withoutEscapingSlashes]))
+                ?? Data("{\"error\":\"\(error.status.code)\"}".utf8)
+            var headers = HTTPFields()
+            headers[.contentType] = "application/json"
+            return Response(status: error.status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+        }
     }
 }
 

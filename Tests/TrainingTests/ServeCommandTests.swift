@@ -164,13 +164,20 @@ final class ServeCommandTests: InferenceTestCase {
                                                              count: 17).joined(separator: ",") + "]}",
              400, "at most 16 per request"),
             ("POST", "/v1/predict", String(repeating: " ", count: 5000), 413, "exceeds 4096 bytes"),
-            ("GET", "/nowhere", nil, 404, ""),
+            ("GET", "/nowhere", nil, 404, "no route for GET /nowhere"),
+            ("GET", "/v1/predict", nil, 405, "GET is not allowed on /v1/predict; use POST"),
+            ("DELETE", "/healthz", nil, 405, "use GET"),
         ]
         for (method, path, text, status, message) in bad {
             let reply = try http(port, method, path, body: text)
             XCTAssertEqual(reply.status, status, "\(method) \(path) \(text?.prefix(60) ?? ""): \(reply.body)")
             if !message.isEmpty { XCTAssertTrue(reply.body.contains(message), "\(reply.body) lacks \(message)") }
         }
+        // A declared body over the limit is refused from its header alone.
+        let declared = try http(port, "", "", raw: "POST /v1/predict HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+                                + "Content-Type: application/json\r\nContent-Length: 100000000\r\n\r\n{}")
+        XCTAssertEqual(declared.status, 413, declared.body)
+        XCTAssertTrue(declared.body.contains("exceeds 4096 bytes"), declared.body)
         // Garbage that is not HTTP at all only closes that connection.
         _ = try? http(port, "", "", raw: "\u{1}\u{2}GARBAGE\r\n\r\n")
 
@@ -184,9 +191,10 @@ final class ServeCommandTests: InferenceTestCase {
         }
         XCTAssertEqual(value("ddp_serve_requests_total{path=\"/v1/predict\",status=\"200\"}"), Double(1 + clients))
         XCTAssertEqual(value("ddp_serve_requests_total{path=\"/v1/predict\",status=\"400\"}"), 10)
-        XCTAssertEqual(value("ddp_serve_requests_total{path=\"/v1/predict\",status=\"413\"}"), 1)
-        XCTAssertEqual(value("ddp_serve_errors_total{kind=\"client\"}"), 12)
-        XCTAssertEqual(value("ddp_serve_request_duration_seconds_count{path=\"/v1/predict\"}"), Double(1 + clients + 11))
+        XCTAssertEqual(value("ddp_serve_requests_total{path=\"/v1/predict\",status=\"413\"}"), 2)
+        // 10 x 400, 2 x 413, 1 x 404 and 2 x 405; /v1/predict saw 13 of them.
+        XCTAssertEqual(value("ddp_serve_errors_total{kind=\"client\"}"), 15)
+        XCTAssertEqual(value("ddp_serve_request_duration_seconds_count{path=\"/v1/predict\"}"), Double(1 + clients + 13))
         XCTAssertEqual(value("ddp_serve_batch_size_sum"), Double(3 + clients))
         let passes = try XCTUnwrap(value("ddp_serve_batch_size_count"))
         XCTAssertLessThan(passes, Double(1 + clients), "concurrent requests within the window share forward passes")
