@@ -32,14 +32,11 @@ final class HierarchicalTransport: GradientTransport {
     private let slices: [Range<Int>]
     private let gradients: [UnsafeMutablePointer<Float>]
     private let ownGradients: TensorStorage
-    private let ready: [SharedCounter]
-    private let reduced: [SharedCounter]
+    private var signals: HostSignals
     private let wire: MPIBuffer<UInt16>?
     private let operation: ReductionOperation
     /// The request of each bucket's slice; `nil` for an empty slice or one not started.
     private var requests: [Request?]
-    private var generation: UInt64 = 0
-    private var published = 0
     private var started = 0
     private var completed = 0
     private var scale: Float = 1
@@ -62,8 +59,7 @@ final class HierarchicalTransport: GradientTransport {
         slices = buckets.map { cacheLineSlice(of: $0, rank: rank, ranks: ranks) }
         gradients = (0..<ranks).map { buffers.gradients(ofRank: $0) }
         ownGradients = buffers.makeStorage()
-        ready = (0..<ranks).map { buffers.readyCounter(ofRank: $0) }
-        reduced = (0..<ranks).map { buffers.reducedCounter(ofRank: $0) }
+        signals = HostSignals(buffers: buffers)
         requests = Array(repeating: nil, count: buckets.count)
         (wire, operation) = try BFloat16Sum.wireFormat(precision, count: buffers.count)
     }
@@ -74,9 +70,7 @@ final class HierarchicalTransport: GradientTransport {
     }
 
     func begin(scale: Float) {
-        buffers.generation += 1
-        generation = buffers.generation
-        published = 0
+        signals.begin()
         started = 0
         completed = 0
         firstError = nil
@@ -85,26 +79,21 @@ final class HierarchicalTransport: GradientTransport {
     }
 
     func publish(readyBuckets count: Int) {
-        guard count > published else { return }
-        published = count
-        ready[rank].store(mark(count))
+        signals.publish(readyBuckets: count)
     }
 
     func progress() {
-        while started < published && everyLocalRankReady(bucket: started) { startSlice(of: started) }
+        while started < signals.published && signals.peersReady(bucket: started) { startSlice(of: started) }
         while completed < started && sliceArrived(completed) { completeSlice(of: completed) }
     }
 
     func finish() throws {
-        precondition(published == slices.count,
-                     "HierarchicalTransport: finish() with \(published) of \(slices.count) buckets ready")
+        precondition(signals.published == slices.count,
+                     "HierarchicalTransport: finish() with \(signals.published) of \(slices.count) buckets ready")
         while started < slices.count {
-            let target = mark(started + 1)
-            for peer in 0..<ranks where peer != rank {
-                // Test the oldest slice while waiting: it drives MPI's progress
-                // and hands finished slices to the host early.
-                ready[peer].wait(untilAtLeast: target) { completeArrivedSlices() }
-            }
+            // Test the oldest slice while waiting: it drives MPI's progress
+            // and hands finished slices to the host early.
+            signals.waitForPeersReady(bucket: started) { completeArrivedSlices() }
             startSlice(of: started)
         }
         while completed < slices.count {
@@ -113,20 +102,8 @@ final class HierarchicalTransport: GradientTransport {
             }
             completeSlice(of: completed)
         }
-        let done = mark(slices.count)
-        for peer in 0..<ranks where peer != rank {
-            reduced[peer].wait(untilAtLeast: done) { try? self.peers.driveProgress() }
-        }
+        signals.waitForPeersReduced(slices.count) { try? self.peers.driveProgress() }
         if let firstError { throw firstError }
-    }
-
-    @inline(__always)
-    private func mark(_ buckets: Int) -> UInt64 { generation << 32 | UInt64(buckets) }
-
-    private func everyLocalRankReady(bucket: Int) -> Bool {
-        let target = mark(bucket + 1)
-        for peer in 0..<ranks where peer != rank && ready[peer].load() < target { return false }
-        return true
     }
 
     private func completeArrivedSlices() {
@@ -185,6 +162,6 @@ final class HierarchicalTransport: GradientTransport {
             averagingNanoseconds &+= MonotonicClock.nanoseconds() &- begin
         }
         completed += 1
-        reduced[rank].store(mark(completed))
+        signals.announceReduced(completed)
     }
 }

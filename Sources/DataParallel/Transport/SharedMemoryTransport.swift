@@ -13,11 +13,9 @@ import TensorCore
 /// two ranks lost per step.) Each average is computed by exactly one rank,
 /// so every replica receives the same bits.
 ///
-/// Ranks signal through two counters each, `generation << 32 | buckets`:
-/// *ready* (buckets whose gradients this rank has finished) and *reduced*
-/// (buckets whose slice this rank has averaged). A rank may touch its buffer
-/// again only when every peer's reduced counter covers all buckets, which
-/// ``finish()`` waits for.
+/// Ranks tell each other how far they are through ``HostSignals``; a rank
+/// may touch its buffer again only when every peer has averaged its slices
+/// of all buckets, which ``finish()`` waits for.
 ///
 /// Under ZeRO-1 a rank's slice of a bucket is the part inside its own shard,
 /// and it writes only its own buffer, since only the owner updates a shard.
@@ -31,10 +29,7 @@ final class SharedMemoryTransport: GradientTransport {
     /// Whether averages go to every rank (plain) or only to this one (ZeRO-1).
     private let writesPeers: Bool
     private let peerGradients: [UnsafeMutablePointer<Float>]
-    private let ready: [SharedCounter]
-    private let reduced: [SharedCounter]
-    private var generation: UInt64 = 0
-    private var published = 0
+    private var signals: HostSignals
     private var averaged = 0
     private var scale: Float = 1
     /// Nanoseconds spent summing slices (the rest of the reducer's time is
@@ -62,15 +57,12 @@ final class SharedMemoryTransport: GradientTransport {
             ownedRange.map { bucket.clamped(to: $0) } ?? cacheLineSlice(of: bucket, rank: rank, ranks: ranks)
         }
         peerGradients = (0..<ranks).map { buffers.gradients(ofRank: $0) }
-        ready = (0..<ranks).map { buffers.readyCounter(ofRank: $0) }
-        reduced = (0..<ranks).map { buffers.reducedCounter(ofRank: $0) }
+        signals = HostSignals(buffers: buffers)
     }
 
     /// Starts a reduction whose result is the sum over ranks times `scale`.
     func begin(scale: Float) {
-        buffers.generation += 1
-        generation = buffers.generation
-        published = 0
+        signals.begin()
         averaged = 0
         slicesFinite = true
         self.scale = scale
@@ -78,15 +70,13 @@ final class SharedMemoryTransport: GradientTransport {
 
     /// Announces that this rank's first `buckets` buckets are final.
     func publish(readyBuckets buckets: Int) {
-        guard buckets > published else { return }
-        published = buckets
-        ready[rank].store(mark(buckets))
+        signals.publish(readyBuckets: buckets)
     }
 
     /// Averages the slices of buckets that every rank has announced, without
     /// waiting for any. Call between layers during backward.
     func progress() {
-        while averaged < published && everyRankReady(bucket: averaged) {
+        while averaged < signals.published && signals.peersReady(bucket: averaged) {
             averageSlice(of: averaged)
         }
     }
@@ -95,23 +85,13 @@ final class SharedMemoryTransport: GradientTransport {
     /// waits until every peer has averaged its slices too. Every bucket must
     /// have been published.
     func finish() {
-        precondition(published == slices.count, "SharedMemoryTransport: finish() with \(published) of \(slices.count) buckets ready")
+        precondition(signals.published == slices.count,
+                     "SharedMemoryTransport: finish() with \(signals.published) of \(slices.count) buckets ready")
         while averaged < slices.count {
-            let target = mark(averaged + 1)
-            for peer in 0..<ranks where peer != rank { ready[peer].wait(untilAtLeast: target) }
+            signals.waitForPeersReady(bucket: averaged)
             averageSlice(of: averaged)
         }
-        let done = mark(slices.count)
-        for peer in 0..<ranks where peer != rank { reduced[peer].wait(untilAtLeast: done) }
-    }
-
-    @inline(__always)
-    private func mark(_ buckets: Int) -> UInt64 { generation << 32 | UInt64(buckets) }
-
-    private func everyRankReady(bucket: Int) -> Bool {
-        let target = mark(bucket + 1)
-        for peer in 0..<ranks where peer != rank && ready[peer].load() < target { return false }
-        return true
+        signals.waitForPeersReduced(slices.count)
     }
 
     private func averageSlice(of bucket: Int) {
@@ -126,7 +106,7 @@ final class SharedMemoryTransport: GradientTransport {
             }
         }
         averaged += 1
-        reduced[rank].store(mark(averaged))
+        signals.announceReduced(averaged)
         averagingNanoseconds &+= MonotonicClock.nanoseconds() &- start
     }
 }
