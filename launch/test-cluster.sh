@@ -78,7 +78,7 @@ MAX_HOSTS=200
 say() { echo "test-cluster: $*"; }
 warn() { echo "test-cluster: $*" >&2; }
 die() { warn "$*"; exit 1; }
-usage_error() { warn "$*"; warn "usage: $0 up N [--rate RATE] [--delay DELAY] [--slots S] | down | status | shape HOST|all RATE [DELAY] | cut HOST | restore HOST | exec HOST CMD... | iperf [SECONDS]"; exit 2; }
+usage_error() { warn "$*"; warn "usage: $0 up N [--rate RATE] [--delay DELAY] [--slots S] | down | status | shape HOST|all RATE [DELAY] | cut HOST | restore HOST | reset HOST | exec HOST CMD... | iperf [SECONDS]"; exit 2; }
 
 # --- environment ------------------------------------------------------------
 
@@ -476,11 +476,18 @@ cmd_shape() {
     done
 }
 
-cmd_cut() {
-    [ $# -eq 1 ] || usage_error "usage: cut HOST"
+# One host argument, checked, for cut/restore/reset: prints the host's name.
+one_host() {
+    local command=$1
+    shift
+    [ $# -eq 1 ] || usage_error "usage: $command HOST"
     need_root
+    resolve_host "$1"
+}
+
+cmd_cut() {
     local name
-    name=$(resolve_host "$1")
+    name=$(one_host cut "$@")
     # The bridge port goes down, as when a cable is pulled at the switch: the host
     # keeps its address and routes, and its packets are silently lost.
     ip link set "$VETH${name#"$PREFIX"}" down
@@ -488,19 +495,15 @@ cmd_cut() {
 }
 
 cmd_restore() {
-    [ $# -eq 1 ] || usage_error "usage: restore HOST"
-    need_root
     local name
-    name=$(resolve_host "$1")
+    name=$(one_host restore "$@")
     ip link set "$VETH${name#"$PREFIX"}" up
     say "$name restored"
 }
 
 cmd_reset() {
-    [ $# -eq 1 ] || usage_error "usage: reset HOST"
-    need_root
     local name
-    name=$(resolve_host "$1")
+    name=$(one_host reset "$@")
     # What an operator does to a host that was cut off: its orphaned daemons and
     # ranks would otherwise clean up OpenMPI's session directory under the next job.
     kill_host_processes "$name"
