@@ -98,6 +98,12 @@ final class LaunchTests: ScratchTestCase {
             XCTAssertEqual(AttemptOutcome(exitCode: code, stopRequested: false).exitCode, code)
         }
         XCTAssertFalse(AttemptOutcome(exitCode: 1, stopRequested: true).isRestartable)
+        // mpirun ending by a signal (or faulting) after a forwarded preemption: requeue, not a failure.
+        for code: Int32 in [128 + SIGUSR1, 128 + SIGTERM, 139] {
+            XCTAssertEqual(AttemptOutcome(exitCode: code, stopRequested: true, preemptionRequested: true), .preempted)
+            XCTAssertEqual(AttemptOutcome(exitCode: code, stopRequested: true, preemptionRequested: false), .stopped(exitCode: code))
+        }
+        XCTAssertEqual(AttemptOutcome(exitCode: 1, stopRequested: true, preemptionRequested: true), .stopped(exitCode: 1))
     }
 
     // MARK: - Run directory

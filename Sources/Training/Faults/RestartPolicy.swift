@@ -16,10 +16,17 @@ public enum AttemptOutcome: Equatable, Sendable, CustomStringConvertible {
     /// - Parameters:
     ///   - exitCode: The exit status, or 128 + signal when `mpirun` was killed.
     ///   - stopRequested: Whether the launcher received a signal to stop or preempt.
-    public init(exitCode: Int32, stopRequested: Bool) {
+    ///   - preemptionRequested: Whether that signal asked for a preemption
+    ///     (checkpoint and requeue). mpirun killed by a signal then counts as
+    ///     preempted: the signal reached it while it was starting, before it
+    ///     could pass it on, or OpenMPI 4.1 faulted in `orte_finalize` while
+    ///     ending on it (exit 139, seen under load). Either way the newest
+    ///     checkpoint stands and the job script must requeue.
+    public init(exitCode: Int32, stopRequested: Bool, preemptionRequested: Bool = false) {
         switch exitCode {
         case JobExitCode.success: self = .succeeded
         case JobExitCode.preempted: self = .preempted
+        case 129..<160 where preemptionRequested: self = .preempted
         case _ where stopRequested: self = .stopped(exitCode: exitCode)
         case JobExitCode.userError: self = .userError
         default: self = .failed(exitCode: exitCode)

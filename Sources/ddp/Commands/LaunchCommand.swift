@@ -90,16 +90,14 @@ struct LaunchCommand: ParsableCommand {
             say("attempt \(attempt) of \(maxRestarts + 1)"
                 + (before.checkpointStep.map { ", resuming from the checkpoint of step \($0)" } ?? "")
                 + ": \(plan.commandLine(attempt: attempt))")
-            var exitCode = try supervise(plan, attempt: attempt, signals: signals)
+            let exitCode = try supervise(plan, attempt: attempt, signals: signals)
             // A request the ranks acted on must not stop a later `ddp train` in this directory.
             signals.clearStopRequestFile()
-            if signals.preemptionRequested && (exitCode == 128 + SIGUSR1 || exitCode == 128 + SIGTERM) {
-                // The signal reached mpirun before it could pass it on (it was
-                // just starting): no step was lost, and a job script must requeue.
-                say("mpirun ended on the forwarded signal while starting; the newest checkpoint stands: exit \(JobExitCode.preempted)")
-                exitCode = JobExitCode.preempted
+            let outcome = AttemptOutcome(exitCode: exitCode, stopRequested: signals.stopRequested,
+                                         preemptionRequested: signals.preemptionRequested)
+            if outcome == .preempted && exitCode != JobExitCode.preempted {
+                say("mpirun ended by signal \(exitCode - 128) after the forwarded SIGUSR1; the newest checkpoint stands")
             }
-            let outcome = AttemptOutcome(exitCode: exitCode, stopRequested: signals.stopRequested)
             let after = RunProgress(runDirectory: runURL)
             outcomes.append((outcome, after.stepsDone))
             say("attempt \(attempt) \(outcome); \(after.stepsDone) steps done")
