@@ -13,7 +13,14 @@ let package = Package(
         .library(name: "NeuralNet", targets: ["NeuralNet"]),
         .library(name: "DataPipeline", targets: ["DataPipeline"]),
         .library(name: "DataParallel", targets: ["DataParallel"]),
+        .library(name: "RunConfig", targets: ["RunConfig"]),
+        .library(name: "Checkpoint", targets: ["Checkpoint"]),
+        .library(name: "RunLog", targets: ["RunLog"]),
+        .library(name: "Inference", targets: ["Inference"]),
         .library(name: "Training", targets: ["Training"]),
+        .library(name: "Compression", targets: ["Compression"]),
+        .library(name: "Launcher", targets: ["Launcher"]),
+        .library(name: "Serving", targets: ["Serving"]),
         .executable(name: "ddp", targets: ["ddp"]),
     ],
     dependencies: [
@@ -53,45 +60,69 @@ let package = Package(
 
         // MARK: - Layer 4: layers, models, losses, optimizers; data sets and sampler
 
-        .target(name: "NeuralNet", dependencies: ["TensorCore"]),
+        .target(name: "NeuralNet", dependencies: ["TensorCore", "CBLAS"]),
         .target(name: "DataPipeline", dependencies: ["TensorCore", "CZlib"]),
+
+        // The run config (schema, defaults, overrides) and what it builds:
+        // the data splits, the model, the optimizer, the schedule. Below both
+        // training and inference, so that serving a model needs no MPI.
+        .target(
+            name: "RunConfig",
+            dependencies: ["NeuralNet", "DataPipeline", "TensorCore", .product(name: "Yams", package: "Yams")]
+        ),
 
         // MARK: - Layer 5: data parallelism
 
-        .target(name: "DataParallel", dependencies: ["MPI", "NeuralNet", "DataPipeline"]),
+        .target(name: "DataParallel", dependencies: ["MPI", "NeuralNet", "TensorCore"]),
 
-        // MARK: - Layer 6: the training run
+        // MARK: - Layer 6: checkpoints, run logs, inference, the training run, compression
 
+        // Safetensors reading and writing, SHA-256, the checkpoint store and trainer state.
+        .target(name: "Checkpoint", dependencies: ["DataPipeline", "TensorCore"]),
+        // metrics.jsonl, TensorBoard event files, SVG plots of a run.
+        .target(name: "RunLog"),
+        // Loading a checkpoint for use: evaluate, predict, generate, inspect.
+        .target(name: "Inference", dependencies: ["RunConfig", "Checkpoint", "NeuralNet", "DataPipeline", "TensorCore"]),
+        // The trainer, its run loop, checkpointing and faults: the ranks' side of a job.
         .target(
             name: "Training",
-            dependencies: [
-                "DataParallel",
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "Yams", package: "Yams"),
-            ]
+            dependencies: ["RunConfig", "Checkpoint", "RunLog", "DataParallel", "MPI", "NeuralNet", "DataPipeline", "TensorCore"]
+        ),
+        // Pruning, quantization and low rank applied to a checkpoint, with fine-tuning by the trainer.
+        .target(
+            name: "Compression",
+            dependencies: ["Training", "Inference", "RunConfig", "Checkpoint", "MPI", "NeuralNet", "DataPipeline", "TensorCore"]
         ),
 
-        // MARK: - Layer 7: serving a trained model over HTTP
+        // MARK: - Layer 7: the launcher, serving, the command line
 
-        // Kept apart from Training: serving is a separate concern (a network
-        // service with its own dependencies), used only by the `ddp serve` command.
+        // `ddp launch`'s side of a job: the mpirun plan, attempts, restarts, progress read from the run directory.
+        .target(name: "Launcher", dependencies: ["Training"]),
+
+        // Serves a trained model over HTTP; needs inference only, not the training stack.
         .target(
             name: "Serving",
             dependencies: [
-                "Training",
+                "Inference",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
 
-        // MARK: - Layer 7: the command line
-
         .executableTarget(
             name: "ddp",
             dependencies: [
+                "Launcher",
+                "Compression",
                 "Training",
+                "Inference",
+                "RunLog",
+                "Checkpoint",
+                "RunConfig",
                 "Serving",
                 "DataParallel",
+                "DataPipeline",
+                "NeuralNet",
                 "MPI",
                 "TensorCore",
                 "CMPI",
@@ -110,10 +141,14 @@ let package = Package(
 
         .testTarget(name: "MPITests", dependencies: ["MPI", "MPIRunSupport", "mpi-checks"]),
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore"]),
-        .testTarget(name: "NeuralNetTests", dependencies: ["NeuralNet"]),
-        .testTarget(name: "DataPipelineTests", dependencies: ["DataPipeline"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "MPIRunSupport", "ddp"]),
-        .testTarget(name: "DataParallelTests", dependencies: ["DataParallel", "Training", "MPIRunSupport", "ddp"]),
+        .testTarget(name: "NeuralNetTests", dependencies: ["NeuralNet", "TensorCore"]),
+        .testTarget(name: "DataPipelineTests", dependencies: ["DataPipeline", "TensorCore"]),
+        .testTarget(
+            name: "TrainingTests",
+            dependencies: ["Training", "RunConfig", "Checkpoint", "RunLog", "Inference", "Compression", "Launcher",
+                           "MPI", "NeuralNet", "DataPipeline", "TensorCore", "MPIRunSupport", "ddp"]
+        ),
+        .testTarget(name: "DataParallelTests", dependencies: ["DataParallel", "MPI", "NeuralNet", "MPIRunSupport", "ddp"]),
     ],
     // Swift 5 mode: the MPI and BLAS layers hand raw pointers across C calls,
     // and strict-concurrency annotations there would add noise without safety.

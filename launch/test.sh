@@ -16,6 +16,8 @@ if command -v python3 >/dev/null && ! python3 -c "import safetensors.numpy, nump
     python3 -m pip install --quiet safetensors numpy \
         || echo "test: pip install safetensors numpy failed; the Python checkpoint test will be skipped" >&2
 fi
+# Every module a target imports is declared in its Package.swift entry, and every declared one is used.
+python3 launch/check-imports.py
 swift build --build-tests
 # The multi-host tests need the namespace cluster: launch/cluster-test.sh runs them.
 swift test --skip-build --skip 'MultiHostTests|MultiHostLaunchTests' "$@"

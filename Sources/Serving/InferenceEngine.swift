@@ -1,5 +1,5 @@
 import Dispatch
-import Training
+import Inference
 
 /// The one place the model runs: a serial queue, because the model reuses
 /// its workspaces and is not safe to call from two threads at once. Work

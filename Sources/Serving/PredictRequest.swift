@@ -1,5 +1,4 @@
 import Foundation
-import Training
 
 /// A `POST /v1/predict` body, validated against the loaded model.
 enum PredictRequest: Equatable {

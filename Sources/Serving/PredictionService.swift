@@ -1,7 +1,7 @@
 import Foundation
 import Hummingbird
+import Inference
 import Logging
-import Training
 
 /// How `ddp serve` runs.
 public struct ServiceOptions: Sendable {

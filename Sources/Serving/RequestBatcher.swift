@@ -1,4 +1,4 @@
-import Training
+import Inference
 
 /// Groups classification requests that arrive close together into one
 /// forward pass: the first request of a batch waits `window` for others to

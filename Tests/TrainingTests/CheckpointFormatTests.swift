@@ -1,6 +1,6 @@
+import Checkpoint
 import Foundation
 import MPIRunSupport
-import Training
 import XCTest
 
 /// The file formats of a checkpoint: SHA-256, safetensors as written and

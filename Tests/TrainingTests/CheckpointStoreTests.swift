@@ -1,6 +1,6 @@
+import Checkpoint
 import Foundation
 import MPIRunSupport
-import Training
 import XCTest
 
 /// Writing, keeping and verifying checkpoints, with trainers in this process.

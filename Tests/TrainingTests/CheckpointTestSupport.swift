@@ -1,6 +1,8 @@
+import Checkpoint
 import Foundation
 import MPI
 import MPIRunSupport
+import RunConfig
 import Training
 import XCTest
 

@@ -1,5 +1,8 @@
+@testable import Checkpoint
+@testable import Compression
 import DataPipeline
 import Foundation
+@testable import Inference
 import MPI
 import MPIRunSupport
 import NeuralNet

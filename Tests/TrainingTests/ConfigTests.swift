@@ -1,5 +1,5 @@
+@testable import RunConfig
 import XCTest
-@testable import Training
 
 final class ConfigTests: XCTestCase {
     private let minimal = """

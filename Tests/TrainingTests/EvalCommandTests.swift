@@ -1,6 +1,5 @@
 import Foundation
 import MPIRunSupport
-import Training
 import XCTest
 
 /// `ddp eval` on checkpoints trained in the test: its numbers equal the

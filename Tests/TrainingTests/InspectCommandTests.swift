@@ -1,5 +1,5 @@
+import Checkpoint
 import Foundation
-import Training
 import XCTest
 
 /// `ddp inspect`: tensors, trainer state, and whether checksums hold,

@@ -1,4 +1,5 @@
 import Foundation
+import Launcher
 import MPIRunSupport
 import Training
 import XCTest

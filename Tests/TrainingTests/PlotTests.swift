@@ -1,6 +1,6 @@
 import Foundation
+@testable import RunLog
 import XCTest
-@testable import Training
 
 /// `metrics.jsonl` read back, and the SVG drawn from it.
 final class PlotTests: ScratchTestCase {

@@ -1,7 +1,9 @@
+@testable import Checkpoint
 import Foundation
+@testable import Inference
 import MPIRunSupport
+@testable import RunConfig
 import TensorCore
-@testable import Training
 import XCTest
 
 /// Image decoding and `ddp predict`: images from IDX, PGM and PNG files give

@@ -1,6 +1,6 @@
+import Checkpoint
 import Foundation
 import MPIRunSupport
-import Training
 import XCTest
 
 /// `ddp train --resume` under real mpirun: a run stopped at step K and

@@ -1,6 +1,6 @@
+@testable import Inference
 import Foundation
 import MPIRunSupport
-@testable import Training
 import XCTest
 #if canImport(Glibc)
 import Glibc

@@ -1,6 +1,6 @@
 import Foundation
+@testable import RunLog
 import XCTest
-@testable import Training
 
 /// CRC-32C, TFRecord framing and the hand-encoded `Event` bytes, checked without Python.
 final class TensorBoardFramingTests: XCTestCase {

@@ -1,7 +1,7 @@
 import Foundation
 import MPIRunSupport
+@testable import RunLog
 import XCTest
-@testable import Training
 
 /// Event files read back by the Python `tensorboard` package, the reader
 /// `tensorboard --logdir` itself uses (installed by launch/test.sh).

@@ -1,7 +1,7 @@
 import Foundation
 import MPIRunSupport
+@testable import RunLog
 import XCTest
-@testable import Training
 
 /// A real `ddp train` run writes an event file holding exactly what metrics.jsonl holds.
 final class TensorBoardRunTests: XCTestCase {

@@ -1,4 +1,5 @@
 import MPI
+import RunConfig
 
 extension Trainer {
     /// The watchdog for `training.collective_timeout`, or `nil` when it is 0

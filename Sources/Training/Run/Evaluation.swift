@@ -3,18 +3,6 @@ import MPI
 import NeuralNet
 import TensorCore
 
-/// Loss and accuracy over a whole split, summed over every rank's shard.
-public struct EvaluationResult: Sendable, Equatable {
-    /// Mean loss per counted target.
-    public let loss: Double
-    /// Correct predictions over counted targets; `nil` for regression.
-    public let accuracy: Double?
-    /// Counted targets (samples, or tokens for a language model).
-    public let count: Int
-    /// Samples evaluated.
-    public let samples: Int
-}
-
 /// Evaluates `model` on `dataset`, each rank taking a disjoint shard.
 ///
 /// Padding samples, which the sampler adds so every rank takes the same number

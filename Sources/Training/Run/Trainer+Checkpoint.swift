@@ -1,8 +1,10 @@
+import Checkpoint
 import DataParallel
 import DataPipeline
 import Foundation
 import MPI
 import NeuralNet
+import RunConfig
 import TensorCore
 
 /// What `ddp train --resume` asks for.

@@ -3,6 +3,8 @@ import DataPipeline
 import Foundation
 import MPI
 import NeuralNet
+import RunConfig
+import RunLog
 import TensorCore
 
 /// Where a run writes, and how it reports.

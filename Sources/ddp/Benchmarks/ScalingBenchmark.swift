@@ -7,6 +7,7 @@
 import DataParallel
 import Foundation
 import MPI
+import RunConfig
 import TensorCore
 import Training
 

@@ -1,9 +1,10 @@
 import ArgumentParser
+import DataParallel
 import Foundation
 import MPI
+import RunConfig
 import TensorCore
 import Training
-import DataParallel
 
 /// `ddp bench`: measurements printed as JSON.
 struct BenchCommand: ParsableCommand {

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import MPI
 import NeuralNet
+import Compression
 import Training
 
 /// `ddp compress`: prune, quantize and factorize a trained model.

@@ -1,4 +1,5 @@
 import ArgumentParser
+import RunConfig
 import Training
 
 /// `ddp config`: the keys a run config may set, and a config as it resolves.

@@ -1,7 +1,9 @@
 import ArgumentParser
 import DataPipeline
 import Foundation
+import Inference
 import MPI
+import RunConfig
 import Training
 
 /// `ddp eval`: a checkpoint's loss and accuracy on a split.
@@ -58,8 +60,9 @@ struct EvalCommand: ParsableCommand {
                         + "its held-out split is \(data.validationName)")
             }
             loaded = opened
-            result = try evaluateCheckpoint(opened, on: dataset, split: name, communicator: world,
-                                            batchSize: batchSize ?? opened.config.int("training.eval_batch_size"))
+            result = try evaluateCheckpoint(opened, on: dataset, split: name, rank: world.rank, ranks: world.size,
+                                            batchSize: batchSize ?? opened.config.int("training.eval_batch_size"),
+                                            sumOverRanks: { try world.allSum(&$0) })
         }
         guard world.rank == 0, let result, let loaded else { return }
         for skipped in loaded.skipped {

@@ -1,6 +1,8 @@
 import ArgumentParser
+import Checkpoint
 import DataPipeline
 import Foundation
+import Inference
 import Training
 
 /// `ddp inspect`: what a checkpoint holds and whether it is intact.

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import RunLog
 import Training
 
 /// `ddp plot`: a run's curves as one picture a person opens.
@@ -31,7 +32,7 @@ struct PlotCommand: ParsableCommand {
             do {
                 try Data(svg.utf8).write(to: svgURL, options: .atomic)
             } catch {
-                throw RunError.cannotWrite(svgURL.path)
+                throw RunLogError.cannotWrite(svgURL.path)
             }
             print("ddp: wrote \(svgURL.path) (\(records.count) records)")
             let pngURL = svgURL.deletingPathExtension().appendingPathExtension("png")

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Inference
 import Training
 
 /// `ddp predict`: classify images, or continue a prompt, with a checkpoint.

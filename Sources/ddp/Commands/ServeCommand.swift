@@ -1,6 +1,7 @@
 import ArgumentParser
 import Dispatch
 import Foundation
+import Inference
 import Logging
 import Serving
 import Training

@@ -2,6 +2,7 @@ import ArgumentParser
 import DataParallel
 import Foundation
 import MPI
+import RunConfig
 import TensorCore
 import Training
 

@@ -59,12 +59,46 @@ public struct TrainerState: Codable, Equatable, Sendable {
         /// Each rank's shard of the flat buffer when the state was sharded
         /// (ZeRO-1); the file always holds the gathered, unsharded state.
         public var shards: [[Int]]?
+
+        public init(kind: String, stepCount: Int, stateNames: [String], shards: [[Int]]?) {
+            self.kind = kind
+            self.stepCount = stepCount
+            self.stateNames = stateNames
+            self.shards = shards
+        }
     }
 
     /// A file's size and SHA-256.
     public struct FileRecord: Codable, Equatable, Sendable {
         public var bytes: Int
         public var sha256: String
+
+        public init(bytes: Int, sha256: String) {
+            self.bytes = bytes
+            self.sha256 = sha256
+        }
+    }
+
+    public init(format: Int, step: Int, samplerPosition: SamplerPosition, stepsPerEpoch: Int, worldSize: Int,
+                globalBatch: Int, accumulation: Int, trainSamples: Int, parameterCount: Int,
+                dropoutGenerators: [[String]], optimizer: OptimizerRecord, config: String, configDigest: String,
+                vocabulary: String?, files: [String: FileRecord], inputPreprocessing: [PreprocessingStep]? = nil) {
+        self.format = format
+        self.step = step
+        self.samplerPosition = samplerPosition
+        self.stepsPerEpoch = stepsPerEpoch
+        self.worldSize = worldSize
+        self.globalBatch = globalBatch
+        self.accumulation = accumulation
+        self.trainSamples = trainSamples
+        self.parameterCount = parameterCount
+        self.dropoutGenerators = dropoutGenerators
+        self.optimizer = optimizer
+        self.config = config
+        self.configDigest = configDigest
+        self.vocabulary = vocabulary
+        self.files = files
+        self.inputPreprocessing = inputPreprocessing
     }
 
     /// The current ``format``.
@@ -94,12 +128,12 @@ public struct TrainerState: Codable, Equatable, Sendable {
 
 extension RandomGenerator {
     /// The state as 4 hex words, for ``TrainerState``.
-    var hexWords: [String] {
+    public var hexWords: [String] {
         [state.0, state.1, state.2, state.3].map { String($0, radix: 16).leftPadded(to: 16) }
     }
 
     /// A generator from ``hexWords``; `nil` if they do not parse or are all zero.
-    init?(hexWords: [String]) {
+    public init?(hexWords: [String]) {
         let words = hexWords.compactMap { UInt64($0, radix: 16) }
         guard words.count == 4, words.contains(where: { $0 != 0 }) else { return nil }
         self.init(state: (words[0], words[1], words[2], words[3]))

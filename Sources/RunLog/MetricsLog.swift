@@ -29,7 +29,7 @@ public final class MetricsLog {
         self.url = url
         if !FileManager.default.fileExists(atPath: url.path) {
             guard FileManager.default.createFile(atPath: url.path, contents: nil) else {
-                throw RunError.cannotWrite(url.path)
+                throw RunLogError.cannotWrite(url.path)
             }
         }
         handle = try FileHandle(forWritingTo: url)

@@ -46,14 +46,14 @@ public struct CheckpointReport: Codable, Sendable {
     /// Damage is reported, not thrown: the point is to look at a checkpoint
     /// that may be broken.
     ///
-    /// - Throws: ``InferenceError/notACheckpoint(path:reason:)`` when `path`
+    /// - Throws: ``CheckpointError/notACheckpoint(path:reason:)`` when `path`
     ///   holds no checkpoint at all, or ``CheckpointError`` when the model file
     ///   is not a safetensors file.
     public static func inspect(_ path: String) throws -> CheckpointReport {
         let url = URL(fileURLWithPath: path).standardizedFileURL
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) else {
-            throw InferenceError.notACheckpoint(path: path, reason: "no such file or directory")
+            throw CheckpointError.notACheckpoint(path: path, reason: "no such file or directory")
         }
         if !isDirectory.boolValue {
             let header = try SafetensorsHeader(path: url.path)
@@ -146,7 +146,7 @@ public struct CheckpointReport: Codable, Sendable {
         let nested = url.appendingPathComponent("checkpoints")
         let store = FileManager.default.fileExists(atPath: nested.path) ? CheckpointStore(root: nested) : CheckpointStore(root: url)
         guard let newest = store.list().first else {
-            throw InferenceError.notACheckpoint(path: path, reason: "no trainer.json here and no step-XXXXXXXX checkpoint under it")
+            throw CheckpointError.notACheckpoint(path: path, reason: "no trainer.json here and no step-XXXXXXXX checkpoint under it")
         }
         return newest.url
     }

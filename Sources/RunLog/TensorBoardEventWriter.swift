@@ -13,7 +13,7 @@ public final class TensorBoardEventWriter {
     /// The event file.
     public let url: URL
     /// The first write error; after it the writer drops records (see ``record(_:)``).
-    public private(set) var failure: RunError?
+    public private(set) var failure: RunLogError?
 
     private let handle: FileHandle
     // Reused for every record, so logging does not allocate once warmed up.
@@ -26,7 +26,7 @@ public final class TensorBoardEventWriter {
     ///   - directory: The run directory; it must exist.
     ///   - wallTime: Seconds since 1970, for the file name and the first record.
     ///   - hostname: The host part of the file name.
-    /// - Throws: ``RunError/cannotWrite(_:)`` when the file cannot be created or written.
+    /// - Throws: ``RunLogError/cannotWrite(_:)`` when the file cannot be created or written.
     public init(directory: URL, wallTime: Double = Date().timeIntervalSince1970,
                 hostname: String = TensorBoardEventWriter.localHostname()) throws {
         let host = hostname.isEmpty ? "localhost" : hostname.replacingOccurrences(of: "/", with: "_")
@@ -34,14 +34,14 @@ public final class TensorBoardEventWriter {
         // Two writers started in the same second share a name; appending keeps both runs' records.
         if !FileManager.default.fileExists(atPath: url.path) {
             guard FileManager.default.createFile(atPath: url.path, contents: nil) else {
-                throw RunError.cannotWrite(url.path)
+                throw RunLogError.cannotWrite(url.path)
             }
         }
         do {
             handle = try FileHandle(forWritingTo: url)
             handle.seekToEndOfFile()
         } catch {
-            throw RunError.cannotWrite(url.path)
+            throw RunLogError.cannotWrite(url.path)
         }
         event.appendDouble(field: 1, wallTime)
         event.appendInt64(field: 2, 0)
@@ -67,7 +67,7 @@ public final class TensorBoardEventWriter {
     ///   - scalars: Tag and value pairs, e.g. `("train/loss", 0.31)`.
     ///   - step: The training step the values belong to (the x axis in TensorBoard).
     ///   - wallTime: Seconds since 1970.
-    /// - Throws: ``RunError/cannotWrite(_:)`` when the write fails.
+    /// - Throws: ``RunLogError/cannotWrite(_:)`` when the write fails.
     public func writeScalars(_ scalars: [(tag: String, value: Float)], step: Int,
                              wallTime: Double = Date().timeIntervalSince1970) throws {
         event.reset()
@@ -97,7 +97,7 @@ public final class TensorBoardEventWriter {
         do {
             try writeScalars(scalars, step: step)
         } catch {
-            failure = error as? RunError ?? .cannotWrite(url.path)
+            failure = error as? RunLogError ?? .cannotWrite(url.path)
             FileHandle.standardError.write(Data("ddp: warning: \(error); TensorBoard events stop here\n".utf8))
         }
     }
@@ -118,6 +118,6 @@ public final class TensorBoardEventWriter {
             }
             return true
         }
-        guard ok else { throw RunError.cannotWrite(url.path) }
+        guard ok else { throw RunLogError.cannotWrite(url.path) }
     }
 }

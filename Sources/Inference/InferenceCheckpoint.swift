@@ -1,6 +1,8 @@
+import Checkpoint
 import DataPipeline
 import Foundation
 import NeuralNet
+import RunConfig
 import TensorCore
 
 /// A checkpoint loaded for inference: plain or compressed, the same API.
@@ -64,7 +66,7 @@ public enum InferenceCheckpoint {
     ///
     /// - Throws: ``CheckpointError`` for missing or corrupted files,
     ///   `ConfigError` when its config no longer parses, or
-    ///   ``CompressionError/unrecognizedModel(path:reason:)``.
+    ///   ``InferenceError/unrecognizedModel(path:reason:)``.
     public static func load(_ path: String) throws -> LoadedCheckpoint {
         let directory = try resolve(path)
         let state = try CheckpointStore.verify(directory)
@@ -78,7 +80,7 @@ public enum InferenceCheckpoint {
 
     /// The inference model the tensors of `file` describe, shaped by `config`.
     static func buildModel(_ file: TypedSafetensorsFile, config: ResolvedConfig) throws -> InferenceModel {
-        func fail(_ reason: String) -> CompressionError { .unrecognizedModel(path: file.path, reason: reason) }
+        func fail(_ reason: String) -> InferenceError { .unrecognizedModel(path: file.path, reason: reason) }
         switch config.string("model.kind") {
         case "mlp":
             var linears: [(weights: LinearWeights, bias: Tensor?)] = []
@@ -136,7 +138,7 @@ public enum InferenceCheckpoint {
         if file.tensors[name + ".u"] != nil {
             let u = try matrix(file, name + ".u"), v = try matrix(file, name + ".v")
             guard u.shape[1] == v.shape[0] else {
-                throw CompressionError.unrecognizedModel(path: file.path, reason: "\(name).u \(u.shape) and \(name).v \(v.shape) do not chain")
+                throw InferenceError.unrecognizedModel(path: file.path, reason: "\(name).u \(u.shape) and \(name).v \(v.shape) do not chain")
             }
             return .factored(u: u, v: v)
         }
@@ -147,7 +149,7 @@ public enum InferenceCheckpoint {
     private static func matrix(_ file: TypedSafetensorsFile, _ name: String) throws -> MatrixWeights {
         let entry = try file.entry(name)
         guard entry.shape.count == 2, entry.shape.allSatisfy({ $0 > 0 }) else {
-            throw CompressionError.unrecognizedModel(path: file.path, reason: "\(name) has shape \(entry.shape), expected a matrix")
+            throw InferenceError.unrecognizedModel(path: file.path, reason: "\(name) has shape \(entry.shape), expected a matrix")
         }
         switch entry.dtype {
         case .f32:
@@ -155,7 +157,7 @@ public enum InferenceCheckpoint {
         case .i8:
             let scales = try file.floats(name + ".scale")
             guard scales.count == entry.shape[0] else {
-                throw CompressionError.unrecognizedModel(path: file.path, reason: "\(name).scale has \(scales.count) values for \(entry.shape[0]) rows")
+                throw InferenceError.unrecognizedModel(path: file.path, reason: "\(name).scale has \(scales.count) values for \(entry.shape[0]) rows")
             }
             return .int8(QuantizedMatrix(rows: entry.shape[0], columns: entry.shape[1], values: try file.int8s(name), scales: scales))
         }

@@ -1,6 +1,8 @@
+import Checkpoint
 import DataPipeline
 import Foundation
 import NeuralNet
+import RunConfig
 import TensorCore
 
 /// What a checkpoint's model predicts.

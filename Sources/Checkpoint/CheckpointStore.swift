@@ -147,7 +147,7 @@ public struct CheckpointStore: Sendable {
     }
 
     /// Writes ``checksumsFile`` into `directory` from digests by file name.
-    static func writeChecksums(in directory: URL, _ digests: [String: String]) throws {
+    public static func writeChecksums(in directory: URL, _ digests: [String: String]) throws {
         let text = digests.keys.sorted().map { "\(digests[$0]!)  \($0)\n" }.joined()
         try writeFileSynced(directory.appendingPathComponent(checksumsFile).path, Data(text.utf8))
     }
@@ -240,7 +240,7 @@ public struct CheckpointStore: Sendable {
 }
 
 /// fsyncs the directory `url`, making renames and new entries in it durable.
-func syncDirectory(_ url: URL) throws {
+public func syncDirectory(_ url: URL) throws {
     let fd = open(url.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
     guard fd >= 0 else { throw CheckpointError.io(path: url.path, operation: "open", errno: errno) }
     defer { close(fd) }
@@ -251,7 +251,7 @@ func syncDirectory(_ url: URL) throws {
 ///
 /// - Returns: The SHA-256 of `data`.
 @discardableResult
-func writeFileSynced(_ path: String, _ data: Data) throws -> String {
+public func writeFileSynced(_ path: String, _ data: Data) throws -> String {
     let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
     guard fd >= 0 else { throw CheckpointError.io(path: path, operation: "open", errno: errno) }
     defer { close(fd) }

@@ -10,17 +10,17 @@ public enum CheckpointLocator {
     ///
     /// - Returns: The checkpoint directory, its trainer state, and the newer
     ///   checkpoints that failed verification and were skipped.
-    /// - Throws: ``InferenceError/notACheckpoint(path:reason:)`` when there is
+    /// - Throws: ``CheckpointError/notACheckpoint(path:reason:)`` when there is
     ///   nothing there, or ``CheckpointError`` when the named (or every)
     ///   checkpoint fails verification.
     public static func resolve(_ path: String) throws -> (url: URL, state: TrainerState, skipped: [String]) {
         let url = URL(fileURLWithPath: path).standardizedFileURL
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) else {
-            throw InferenceError.notACheckpoint(path: path, reason: "no such file or directory")
+            throw CheckpointError.notACheckpoint(path: path, reason: "no such file or directory")
         }
         guard isDirectory.boolValue else {
-            throw InferenceError.notACheckpoint(path: path, reason: "expected a checkpoint or run directory, found a file")
+            throw CheckpointError.notACheckpoint(path: path, reason: "expected a checkpoint or run directory, found a file")
         }
         if isCheckpointDirectory(url) {
             // A named checkpoint: no fallback to another one, the user asked for this.
@@ -30,13 +30,13 @@ public enum CheckpointLocator {
         let store = FileManager.default.fileExists(atPath: nested.path) ? CheckpointStore(root: nested) : CheckpointStore(root: url)
         let (found, rejected) = try store.newestValid()
         guard let found else {
-            throw InferenceError.notACheckpoint(path: path, reason: "no trainer.json here and no step-XXXXXXXX checkpoint under it")
+            throw CheckpointError.notACheckpoint(path: path, reason: "no trainer.json here and no step-XXXXXXXX checkpoint under it")
         }
         return (found.url, found.state, rejected)
     }
 
     /// Whether `url` looks like one checkpoint (rather than a directory of them).
-    static func isCheckpointDirectory(_ url: URL) -> Bool {
+    public static func isCheckpointDirectory(_ url: URL) -> Bool {
         FileManager.default.fileExists(atPath: url.appendingPathComponent(CheckpointStore.stateFile).path)
             || CheckpointStore.step(ofName: url.lastPathComponent) != nil
     }

@@ -1,3 +1,5 @@
+import Training
+
 /// How one attempt of a launched job ended, and whether the launcher tries again.
 public enum AttemptOutcome: Equatable, Sendable, CustomStringConvertible {
     /// Exit 0: the run is complete.

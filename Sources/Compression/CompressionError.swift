@@ -1,11 +1,9 @@
-/// Why a model could not be compressed or a checkpoint not be loaded for inference.
+/// Why a model could not be compressed.
 public enum CompressionError: Error, Equatable, CustomStringConvertible {
     /// The requested compression does not apply to this model kind.
     case unsupported(model: String, what: String)
     /// An option is out of range or the combination makes no sense.
     case invalidOption(String)
-    /// The checkpoint's tensors do not describe a model this build can run.
-    case unrecognizedModel(path: String, reason: String)
 
     public var description: String {
         switch self {
@@ -13,8 +11,6 @@ public enum CompressionError: Error, Equatable, CustomStringConvertible {
             return "\(what) is not supported for \(model) models (mlp and cnn only)"
         case .invalidOption(let message):
             return message
-        case .unrecognizedModel(let path, let reason):
-            return "\(path): \(reason)"
         }
     }
 }

@@ -39,8 +39,8 @@ public struct TypedTensorEntry: Equatable, Sendable {
 /// models mix in int8 tensors, which the standard format allows (dtype
 /// `I8`) and the Python `safetensors` package reads. The header is written
 /// first, then each tensor's bytes in entry order.
-final class TypedSafetensorsWriter {
-    let path: String
+public final class TypedSafetensorsWriter {
+    public let path: String
     private let entries: [TypedTensorEntry]
     private var next = 0
     private var fd: Int32
@@ -48,7 +48,7 @@ final class TypedSafetensorsWriter {
     private var bytesWritten = 0
 
     /// Creates (or truncates) `path` and writes the header.
-    init(path: String, entries: [TypedTensorEntry], metadata: [String: String]) throws {
+    public init(path: String, entries: [TypedTensorEntry], metadata: [String: String]) throws {
         precondition(Set(entries.map(\.name)).count == entries.count, "TypedSafetensorsWriter: duplicate tensor names")
         self.path = path
         self.entries = entries
@@ -80,13 +80,13 @@ final class TypedSafetensorsWriter {
     }
 
     /// Writes the next tensor's elements, which must match its entry.
-    func append(_ values: [Float]) throws {
+    public func append(_ values: [Float]) throws {
         try expect(.f32, count: values.count)
         try values.withUnsafeBytes { try write($0) }
     }
 
     /// Writes the next tensor's elements, which must match its entry.
-    func append(_ values: [Int8]) throws {
+    public func append(_ values: [Int8]) throws {
         try expect(.i8, count: values.count)
         try values.withUnsafeBytes { try write($0) }
     }
@@ -94,7 +94,7 @@ final class TypedSafetensorsWriter {
     /// Flushes and closes the file.
     ///
     /// - Returns: Its SHA-256 and size.
-    func finish() throws -> TrainerState.FileRecord {
+    public func finish() throws -> TrainerState.FileRecord {
         precondition(next == entries.count, "TypedSafetensorsWriter: \(entries.count - next) tensors of \(path) were never written")
         let result = fsync(fd)
         let code = errno

@@ -13,6 +13,8 @@ public enum CheckpointError: Error, CustomStringConvertible, Equatable {
     case io(path: String, operation: String, errno: Int32)
     /// No checkpoint under `directory` passed verification; `rejected` lists why each failed.
     case noValidCheckpoint(directory: String, rejected: [String])
+    /// The path names no checkpoint (nor a run directory holding one).
+    case notACheckpoint(path: String, reason: String)
     /// The checkpoint is valid but cannot continue this run.
     case incompatible(checkpoint: String, reason: String)
 
@@ -31,6 +33,8 @@ public enum CheckpointError: Error, CustomStringConvertible, Equatable {
         case .noValidCheckpoint(let directory, let rejected):
             let reasons = rejected.isEmpty ? "" : "; rejected: " + rejected.joined(separator: "; ")
             return "\(directory): no valid checkpoint to resume from\(reasons)"
+        case .notACheckpoint(let path, let reason):
+            return "\(path): not a checkpoint: \(reason)"
         case .incompatible(let checkpoint, let reason):
             return "\(checkpoint): cannot resume: \(reason)"
         }

@@ -19,6 +19,14 @@ public struct CompressionRecord: Codable, Equatable, Sendable {
         public var finetuneSteps: Int
         /// Their learning rate.
         public var finetuneLearningRate: Double?
+
+        public init(sparsity: Double, scope: String, achieved: Double, finetuneSteps: Int, finetuneLearningRate: Double?) {
+            self.sparsity = sparsity
+            self.scope = scope
+            self.achieved = achieved
+            self.finetuneSteps = finetuneSteps
+            self.finetuneLearningRate = finetuneLearningRate
+        }
     }
 
     /// One factorized matrix.
@@ -31,6 +39,13 @@ public struct CompressionRecord: Codable, Equatable, Sendable {
         public var rank: Int
         /// The fraction of `Σ sᵢ²` kept.
         public var keptEnergy: Double
+
+        public init(name: String, shape: [Int], rank: Int, keptEnergy: Double) {
+            self.name = name
+            self.shape = shape
+            self.rank = rank
+            self.keptEnergy = keptEnergy
+        }
     }
 
     /// The layout version of this record.
@@ -46,6 +61,16 @@ public struct CompressionRecord: Codable, Equatable, Sendable {
     public var factorized: [Factorization]
     /// The matrices stored as int8.
     public var quantized: [String]
+
+    public init(source: String, pruning: Pruning?, quantization: String?, lowRank: String?,
+                factorized: [Factorization], quantized: [String]) {
+        self.source = source
+        self.pruning = pruning
+        self.quantization = quantization
+        self.lowRank = lowRank
+        self.factorized = factorized
+        self.quantized = quantized
+    }
 
     /// The JSON text, keys sorted.
     public func json() -> String {

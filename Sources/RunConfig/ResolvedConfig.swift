@@ -246,7 +246,7 @@ public struct ResolvedConfig: Sendable, Equatable {
     }
 }
 
-extension String {
+private extension String {
     func leftPadded(to width: Int, with pad: Character = "0") -> String {
         count >= width ? self : String(repeating: pad, count: width - count) + self
     }

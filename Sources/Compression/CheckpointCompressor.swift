@@ -1,8 +1,12 @@
+import Checkpoint
 import DataPipeline
 import Foundation
+import Inference
 import MPI
 import NeuralNet
+import RunConfig
 import TensorCore
+import Training
 
 /// One model's row of the before/after table.
 public struct ModelMeasurement: Sendable {

@@ -1,6 +1,5 @@
 import DataPipeline
 import Foundation
-import MPI
 import NeuralNet
 import TensorCore
 
@@ -33,14 +32,17 @@ public struct CheckpointEvaluation: Sendable, Equatable, Codable {
 ///   - checkpoint: The opened checkpoint.
 ///   - dataset: A split prepared as in training (``RunComponents/loadData(_:)``).
 ///   - split: Its name, reported back.
-///   - communicator: The ranks sharing the work.
+///   - rank: This process's rank among `ranks` sharing the work.
+///   - ranks: How many processes share it.
 ///   - batchSize: The global batch; each rank takes its share.
-/// - Throws: An `MPIError` when the sum over ranks fails.
+///   - sumOverRanks: Replaces the values with their sum over every rank (an
+///     allreduce); the identity for one process. Inference knows no MPI.
+/// - Throws: What `sumOverRanks` throws.
 public func evaluateCheckpoint(_ checkpoint: InferenceSession, on dataset: Dataset, split: String,
-                               communicator: Communicator, batchSize: Int) throws -> CheckpointEvaluation {
+                               rank: Int = 0, ranks: Int = 1, batchSize: Int,
+                               sumOverRanks: (inout [Double]) throws -> Void = { _ in }) throws -> CheckpointEvaluation {
     precondition(batchSize > 0, "evaluateCheckpoint: batchSize must be positive, got \(batchSize)")
-    let ranks = communicator.size
-    let sampler = DistributedSampler(count: dataset.count, ranks: ranks, rank: communicator.rank, seed: 0,
+    let sampler = DistributedSampler(count: dataset.count, ranks: ranks, rank: rank, seed: 0,
                                      shuffle: false, dropLast: false)
     let perRank = max(1, (batchSize + ranks - 1) / ranks)
     let loader = BatchLoader(dataset: dataset, sampler: sampler, batchSize: min(perRank, max(sampler.samplesPerRank, 1)))
@@ -89,7 +91,7 @@ public func evaluateCheckpoint(_ checkpoint: InferenceSession, on dataset: Datas
         }
     }
     var totals = [lossSum, correct, counted, samples] + confusion
-    try communicator.allSum(&totals)
+    try sumOverRanks(&totals)
     let loss = totals[2] > 0 ? totals[0] / totals[2] : .nan
     var result = CheckpointEvaluation(split: split, loss: loss, accuracy: totals[2] > 0 ? totals[1] / totals[2] : .nan,
                                       perplexity: nil, count: Int(totals[2]), samples: Int(totals[3]), confusion: nil)
