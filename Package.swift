@@ -139,16 +139,36 @@ let package = Package(
         // Spawns real mpirun jobs from XCTest with a clean environment.
         .target(name: "MPIRunSupport", path: "Tests/MPIRunSupport"),
 
+        // The base test cases and helpers the checkpoint, training and command tests share.
+        .target(
+            name: "DDPTestSupport",
+            dependencies: ["MPI", "RunConfig", "Checkpoint", "Training", "MPIRunSupport"],
+            path: "Tests/DDPTestSupport"
+        ),
+
         .testTarget(name: "MPITests", dependencies: ["MPI", "MPIRunSupport", "mpi-checks"]),
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore"]),
-        .testTarget(name: "NeuralNetTests", dependencies: ["NeuralNet", "TensorCore"]),
-        .testTarget(name: "DataPipelineTests", dependencies: ["DataPipeline", "TensorCore"]),
+        .testTarget(name: "NeuralNetTests", dependencies: ["TensorCore", "NeuralNet"]),
+        .testTarget(name: "DataPipelineTests", dependencies: ["TensorCore", "DataPipeline"]),
+        .testTarget(name: "RunConfigTests", dependencies: ["RunConfig"]),
+        .testTarget(name: "RunLogTests", dependencies: ["RunLog", "MPIRunSupport", "DDPTestSupport", "ddp"]),
+        .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint", "MPIRunSupport", "DDPTestSupport", "ddp"]),
         .testTarget(
             name: "TrainingTests",
-            dependencies: ["Training", "RunConfig", "Checkpoint", "RunLog", "Inference", "Compression", "Launcher",
-                           "MPI", "NeuralNet", "DataPipeline", "TensorCore", "MPIRunSupport", "ddp"]
+            dependencies: ["Checkpoint", "RunLog", "Training", "Launcher", "MPIRunSupport", "DDPTestSupport", "ddp"]
         ),
-        .testTarget(name: "DataParallelTests", dependencies: ["DataParallel", "MPI", "NeuralNet", "MPIRunSupport", "ddp"]),
+        .testTarget(
+            name: "CompressionTests",
+            dependencies: ["MPI", "TensorCore", "NeuralNet", "DataPipeline", "Checkpoint", "Inference", "Training",
+                           "Compression", "MPIRunSupport", "DDPTestSupport", "ddp"]
+        ),
+        .testTarget(name: "LauncherTests", dependencies: ["Training", "Launcher", "MPIRunSupport", "DDPTestSupport", "ddp"]),
+        .testTarget(name: "DataParallelTests", dependencies: ["MPI", "NeuralNet", "DataParallel", "MPIRunSupport", "ddp"]),
+        .testTarget(
+            name: "DDPCommandTests",
+            dependencies: ["TensorCore", "RunConfig", "Checkpoint", "Inference", "MPIRunSupport",
+                           "DDPTestSupport", "ddp"]
+        ),
     ],
     // Swift 5 mode: the MPI and BLAS layers hand raw pointers across C calls,
     // and strict-concurrency annotations there would add noise without safety.

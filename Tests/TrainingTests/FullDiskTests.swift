@@ -1,3 +1,4 @@
+import DDPTestSupport
 import Foundation
 import Launcher
 import MPIRunSupport
@@ -22,7 +23,7 @@ final class FullDiskTests: ScratchTestCase {
         guard mount.exitCode == 0 else { return }
         defer { _ = try? MPIRun.runProcess(executable: URL(fileURLWithPath: "/bin/umount"), arguments: [disk.path], timeout: 30) }
 
-        let config = try writeConfig(LaunchTests.smallMLP(steps: 20).replacingOccurrences(of: "hidden: [32]", with: "hidden: [1024]")
+        let config = try writeConfig(ScratchTestCase.smallMLP(steps: 20).replacingOccurrences(of: "hidden: [32]", with: "hidden: [1024]")
             .replacingOccurrences(of: "  every: 10\n  keep_last: 10", with: "  every: 10\n  keep_last: 3"))
         let run = disk.appendingPathComponent("run")
         let ddp = try MPIRun.executableURL(named: "ddp")

@@ -1,4 +1,5 @@
 import Checkpoint
+import DDPTestSupport
 import Foundation
 import MPIRunSupport
 import XCTest

@@ -1,3 +1,4 @@
+import DDPTestSupport
 import Foundation
 import MPIRunSupport
 @testable import RunLog

@@ -1,3 +1,4 @@
+import DDPTestSupport
 import Foundation
 import MPIRunSupport
 import Training
@@ -81,7 +82,7 @@ final class WatchdogTests: XCTestCase {
         try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: scratch) }
         let config = scratch.appendingPathComponent("stall.yaml")
-        try LaunchTests.smallMLP(steps: 40, extra: "  collective_timeout: 3\n").write(to: config, atomically: true, encoding: .utf8)
+        try ScratchTestCase.smallMLP(steps: 40, extra: "  collective_timeout: 3\n").write(to: config, atomically: true, encoding: .utf8)
 
         let started = Date()
         // The harness's own timeout (kill everything, fail) bounds the test if the watchdog never fires.

@@ -1,5 +1,6 @@
 @testable import Checkpoint
 @testable import Compression
+import DDPTestSupport
 import DataPipeline
 import Foundation
 @testable import Inference

@@ -1,4 +1,5 @@
 @testable import Checkpoint
+import DDPTestSupport
 import Foundation
 @testable import Inference
 import MPIRunSupport

@@ -1,3 +1,4 @@
+import DDPTestSupport
 @testable import Inference
 import Foundation
 import MPIRunSupport

@@ -8,12 +8,12 @@ import XCTest
 
 /// Shared pieces of the checkpoint and resume tests: scratch directories,
 /// small configs, in-process trainers and `ddp` runs under mpirun.
-class CheckpointTestCase: ScratchTestCase {
-    override class var scratchPrefix: String { "ddp-ckpt" }
+open class CheckpointTestCase: ScratchTestCase {
+    open override class var scratchPrefix: String { "ddp-ckpt" }
 
     /// A small MLP with dropout and SGD momentum on synthetic classes:
     /// 200 samples at batch 16 make 12 steps per epoch, so runs cross epochs.
-    static let mlpConfig = """
+    public static let mlpConfig = """
         model:
           kind: mlp
           hidden: [24, 16]
@@ -42,7 +42,7 @@ class CheckpointTestCase: ScratchTestCase {
         """
 
     /// A tiny GPT with dropout and AdamW on synthetic tokens.
-    static let gptConfig = """
+    public static let gptConfig = """
         model:
           kind: gpt
           layers: 2
@@ -68,21 +68,21 @@ class CheckpointTestCase: ScratchTestCase {
         """
 
     /// A trainer in this process (the size-1 local world).
-    func makeTrainer(_ yaml: String, overrides: [String] = [], runDirectory: URL?) throws -> Trainer {
+    public func makeTrainer(_ yaml: String, overrides: [String] = [], runDirectory: URL?) throws -> Trainer {
         let config = try ResolvedConfig.parse(yaml: yaml, source: "test.yaml", overrides: overrides)
         return try Trainer(config: config, communicator: MPI.world,
                            options: RunOptions(directory: runDirectory, plainProgress: true))
     }
 
     /// Runs `ddp train` on `ranks` processes under mpirun.
-    func ddpTrain(ranks: Int, config: String, runDirectory: URL, extra: [String] = []) throws -> MPIRunResult {
+    public func ddpTrain(ranks: Int, config: String, runDirectory: URL, extra: [String] = []) throws -> MPIRunResult {
         try MPIRun.run(executable: try MPIRun.executableURL(named: "ddp"), ranks: ranks,
                        arguments: ["train", "--config", config, "--run-dir", runDirectory.path, "--plain"] + extra,
                        timeout: 180)
     }
 
     /// The bytes of every tensor in a safetensors file, by name.
-    func tensorBytes(_ path: String) throws -> [String: [UInt8]] {
+    public func tensorBytes(_ path: String) throws -> [String: [UInt8]] {
         let file = try SafetensorsFile(path: path)
         var result: [String: [UInt8]] = [:]
         for name in file.names {
@@ -97,7 +97,7 @@ class CheckpointTestCase: ScratchTestCase {
     }
 
     /// The final checkpoint's directory of a run directory.
-    func checkpoint(_ runDirectory: URL, step: Int) -> URL {
+    public func checkpoint(_ runDirectory: URL, step: Int) -> URL {
         CheckpointStore(runDirectory: runDirectory).url(step: step)
     }
 }

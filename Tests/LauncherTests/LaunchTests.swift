@@ -1,3 +1,4 @@
+import DDPTestSupport
 import Foundation
 import Launcher
 import MPIRunSupport
@@ -8,35 +9,6 @@ import XCTest
 /// from a run directory, and real jobs in which a rank is killed.
 final class LaunchTests: ScratchTestCase {
     override class var scratchPrefix: String { "ddp-launch" }
-
-    /// A small MLP on synthetic classes with momentum (state a resume must
-    /// restore) and a checkpoint every 10 steps; `extra` lines join `training:`.
-    static func smallMLP(steps: Int, extra: String = "") -> String {
-        """
-        model:
-          kind: mlp
-          hidden: [32]
-          dropout: 0.1
-        data:
-          dataset: synthetic_classes
-          samples: 1024
-          features: 16
-          classes: 4
-        optimizer:
-          kind: sgd
-          lr: 0.1
-          momentum: 0.9
-        training:
-          batch_size: 32
-          steps: \(steps)
-          epochs: 0
-          log_every: 10
-          eval_every: 20
-        \(extra)checkpoint:
-          every: 10
-          keep_last: 10
-        """
-    }
 
     // MARK: - The command line
 

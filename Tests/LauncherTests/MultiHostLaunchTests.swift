@@ -1,3 +1,4 @@
+import DDPTestSupport
 import Foundation
 import Launcher
 import MPIRunSupport
@@ -37,7 +38,7 @@ final class MultiHostLaunchTests: ScratchTestCase {
     /// launcher restarts the job across both hosts, it resumes from step 20,
     /// and the final parameters are byte-equal to an uninterrupted run's.
     func testRankKilledOnTheSecondHostRestartsAndEndsBitwiseAsIfUninterrupted() throws {
-        let config = try writeConfig(LaunchTests.smallMLP(steps: 40))
+        let config = try writeConfig(ScratchTestCase.smallMLP(steps: 40))
         let interrupted = scratch.appendingPathComponent("interrupted")
         let marker = scratch.appendingPathComponent("killed-once").path
         let result = try launch(launchArguments(ranks: 2, config: config, run: interrupted,
@@ -63,7 +64,7 @@ final class MultiHostLaunchTests: ScratchTestCase {
     /// newest checkpoint is valid.
     func testHostCutOffEndsTheJobInTimeNamingTheHost() throws {
         let timeout = 5.0
-        let config = try writeConfig(LaunchTests.smallMLP(steps: 1_000_000, extra: "  collective_timeout: \(Int(timeout))\n")
+        let config = try writeConfig(ScratchTestCase.smallMLP(steps: 1_000_000, extra: "  collective_timeout: \(Int(timeout))\n")
             .replacingOccurrences(of: "  log_every: 10\n", with: "  log_every: 1\n"))
         let run = scratch.appendingPathComponent("cut")
         let launch = try BackgroundDDP(launchArguments(ranks: 2, config: config, run: run, extra: ["--max-restarts", "0", "--plain"]),
@@ -99,7 +100,7 @@ final class MultiHostLaunchTests: ScratchTestCase {
     /// on a step, write a checkpoint and stop with the preemption code, and
     /// the launcher does not restart the job.
     func testSIGTERMPreemptsRanksOnBothHosts() throws {
-        let config = try writeConfig(LaunchTests.smallMLP(steps: 1_000_000)
+        let config = try writeConfig(ScratchTestCase.smallMLP(steps: 1_000_000)
             .replacingOccurrences(of: "checkpoint:\n  every: 10\n", with: "checkpoint:\n  every: 1000000\n"))
         let run = scratch.appendingPathComponent("preempted")
         let launch = try BackgroundDDP(launchArguments(ranks: 2, config: config, run: run, extra: ["--plain"]),

@@ -1,3 +1,4 @@
+import DDPTestSupport
 import Foundation
 @testable import RunLog
 import XCTest

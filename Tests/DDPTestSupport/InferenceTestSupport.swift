@@ -4,14 +4,14 @@ import XCTest
 
 /// Pieces shared by the eval, predict, inspect and serve tests: `ddp` runs
 /// in a child process and the metrics a training run wrote.
-class InferenceTestCase: CheckpointTestCase {
+open class InferenceTestCase: CheckpointTestCase {
     /// Runs `ddp` with `arguments` as one process (no mpirun).
-    func ddp(_ arguments: [String], timeout: TimeInterval = 120) throws -> MPIRunResult {
+    public func ddp(_ arguments: [String], timeout: TimeInterval = 120) throws -> MPIRunResult {
         try MPIRun.runProcess(executable: try MPIRun.executableURL(named: "ddp"), arguments: arguments, timeout: timeout)
     }
 
     /// Trains `yaml` with `ddp train` on one rank into a fresh run directory.
-    func trainRun(_ yaml: String, name: String, extra: [String] = []) throws -> URL {
+    public func trainRun(_ yaml: String, name: String, extra: [String] = []) throws -> URL {
         let config = try writeConfig(yaml, name: "\(name).yaml")
         let run = scratch.appendingPathComponent(name)
         let result = try ddpTrain(ranks: 1, config: config, runDirectory: run, extra: extra)
@@ -20,7 +20,7 @@ class InferenceTestCase: CheckpointTestCase {
     }
 
     /// The last `kind: eval` record of a run's metrics.jsonl.
-    func lastEvaluation(_ run: URL) throws -> [String: Any] {
+    public func lastEvaluation(_ run: URL) throws -> [String: Any] {
         let text = try String(contentsOf: run.appendingPathComponent("metrics.jsonl"), encoding: .utf8)
         let records = text.split(separator: "\n").compactMap {
             try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
@@ -29,13 +29,13 @@ class InferenceTestCase: CheckpointTestCase {
     }
 
     /// The JSON object a command printed as its last line.
-    func jsonOutput(_ result: MPIRunResult) throws -> [String: Any] {
+    public func jsonOutput(_ result: MPIRunResult) throws -> [String: Any] {
         let line = try XCTUnwrap(result.stdoutLines.last { $0.hasPrefix("{") }, "no JSON in \(result)")
         return try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
     }
 
     /// Whether MNIST is where `launch/fetch-data.sh mnist` puts it.
-    func requireMNIST() throws -> String {
+    public func requireMNIST() throws -> String {
         let directory = FileManager.default.currentDirectoryPath + "/data"
         guard FileManager.default.fileExists(atPath: directory + "/mnist/t10k-images-idx3-ubyte") else {
             throw XCTSkip("MNIST is not in data/mnist (run launch/fetch-data.sh mnist)")
@@ -44,7 +44,7 @@ class InferenceTestCase: CheckpointTestCase {
     }
 
     /// A small synthetic classifier, evaluated on its whole validation split.
-    static let classifierConfig = """
+    public static let classifierConfig = """
         model:
           kind: mlp
           hidden: [32]

@@ -4,12 +4,12 @@ import XCTest
 
 /// A `ddp` command started in the background with its output in a file, for
 /// tests that act on a run while it goes on (signal it, cut its network).
-final class BackgroundDDP {
-    let process = Process()
-    let output: URL
+public final class BackgroundDDP {
+    public let process = Process()
+    public let output: URL
 
     /// Starts `ddp ARGUMENTS` with the test-cleaned environment plus `environment`.
-    init(_ arguments: [String], environment: [String: String] = [:], output: URL) throws {
+    public init(_ arguments: [String], environment: [String: String] = [:], output: URL) throws {
         self.output = output
         FileManager.default.createFile(atPath: output.path, contents: nil)
         process.executableURL = try MPIRun.executableURL(named: "ddp")
@@ -25,17 +25,17 @@ final class BackgroundDDP {
     }
 
     /// Everything it printed so far.
-    var log: String { (try? String(contentsOf: output, encoding: .utf8)) ?? "" }
+    public var log: String { (try? String(contentsOf: output, encoding: .utf8)) ?? "" }
 
-    var isRunning: Bool { process.isRunning }
+    public var isRunning: Bool { process.isRunning }
 
     /// Sends `signal` to it.
-    func send(_ signal: Int32) {
+    public func send(_ signal: Int32) {
         kill(process.processIdentifier, signal)
     }
 
     /// Whether `condition` became true within `seconds`, checked every 20 ms.
-    static func waitFor(_ seconds: Double, _ condition: () -> Bool) -> Bool {
+    public static func waitFor(_ seconds: Double, _ condition: () -> Bool) -> Bool {
         let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline {
             if condition() { return true }
