@@ -90,10 +90,10 @@ public final class Conv2d: Layer {
         let cols = columns.tensor([batch, patch, plane])
         let y = output.tensor([batch, outChannels, outH, outW])
         let inputPlane = inChannels * height * width
+        let lowering = geometry(height: height, width: width)
         for b in 0..<batch {
             let colsB = cols.pointer + b * patch * plane
-            im2col(input.pointer + b * inputPlane, height: height, width: width,
-                   outH: outH, outW: outW, into: colsB)
+            Kernels.im2col(input.pointer + b * inputPlane, geometry: lowering, into: colsB)
             let yB = y.pointer + b * outChannels * plane
             for o in 0..<outChannels {
                 (yB + o * plane).update(repeating: bias.pointer[o], count: plane)
@@ -119,6 +119,7 @@ public final class Conv2d: Layer {
         dx?.fill(0)  // col2im accumulates overlapping patches
         let dCols = needsInputGradient ? columnGradient.tensor([patch, plane]) : nil
         let inputPlane = inChannels * height * width
+        let lowering = geometry(height: height, width: width)
         let db = biasGradient.pointer
         for b in 0..<batch {
             let dyB = outputGradient.pointer + b * outChannels * plane
@@ -136,84 +137,15 @@ public final class Conv2d: Layer {
                 // dCols = Wᵀ · dY_b, folded back onto the input.
                 sgemm(m: patch, n: plane, k: outChannels,
                       a: weight.pointer, transposeA: true, b: dyB, beta: 0, c: dCols.pointer)
-                col2im(dCols.pointer, height: height, width: width, outH: outH, outW: outW,
-                       into: dx.pointer + b * inputPlane)
+                Kernels.col2im(dCols.pointer, geometry: lowering, accumulatingInto: dx.pointer + b * inputPlane)
             }
         }
         return dx
     }
 
-    /// The output columns `ox` whose input column `ox·stride - padding + kj` lies
-    /// inside `0..<width`, so the inner loops run without bounds tests.
-    @inline(__always)
-    private func validColumns(kj: Int, width: Int, outW: Int) -> Range<Int> {
-        // ox·stride ≥ padding - kj  and  ox·stride ≤ width - 1 + padding - kj
-        let low = max(0, (padding - kj + stride - 1) / stride)
-        let upper = width - 1 + padding - kj
-        let high = upper < 0 ? 0 : min(outW, upper / stride + 1)
-        return low..<max(low, high)
-    }
-
-    /// Unfolds one sample `[C, H, W]` into `[C·k·k, outH·outW]`, zeros where the
-    /// patch overhangs the padded border.
-    private func im2col(_ x: UnsafePointer<Float>, height: Int, width: Int, outH: Int, outW: Int,
-                        into cols: UnsafeMutablePointer<Float>) {
-        let (stride, padding, kernel) = (self.stride, self.padding, self.kernel)
-        var row = cols
-        for c in 0..<inChannels {
-            let channel = x + c * height * width
-            for ki in 0..<kernel {
-                for kj in 0..<kernel {
-                    let valid = validColumns(kj: kj, width: width, outW: outW)
-                    for oy in 0..<outH {
-                        let iy = oy * stride - padding + ki
-                        let out = row + oy * outW
-                        if iy < 0 || iy >= height || valid.isEmpty {
-                            out.update(repeating: 0, count: outW)
-                            continue
-                        }
-                        out.update(repeating: 0, count: valid.lowerBound)
-                        // Input column of ox is base + ox·stride.
-                        let line = channel + iy * width, base = kj - padding
-                        if stride == 1 {
-                            (out + valid.lowerBound).update(from: line + (base + valid.lowerBound), count: valid.count)
-                        } else {
-                            for ox in valid { out[ox] = line[base + ox * stride] }
-                        }
-                        (out + valid.upperBound).update(repeating: 0, count: outW - valid.upperBound)
-                    }
-                    row += outH * outW
-                }
-            }
-        }
-    }
-
-    /// Adds `[C·k·k, outH·outW]` patch gradients back onto one sample `[C, H, W]`.
-    private func col2im(_ cols: UnsafePointer<Float>, height: Int, width: Int, outH: Int, outW: Int,
-                        into dx: UnsafeMutablePointer<Float>) {
-        let (stride, padding, kernel) = (self.stride, self.padding, self.kernel)
-        var row = cols
-        for c in 0..<inChannels {
-            let channel = dx + c * height * width
-            for ki in 0..<kernel {
-                for kj in 0..<kernel {
-                    let valid = validColumns(kj: kj, width: width, outW: outW)
-                    for oy in 0..<outH {
-                        let iy = oy * stride - padding + ki
-                        if iy < 0 || iy >= height { continue }
-                        let line = channel + iy * width, base = kj - padding
-                        let source = row + oy * outW
-                        if stride == 1 {
-                            // Contiguous on both sides: a loop the compiler vectorizes.
-                            let target = line + (base + valid.lowerBound), from = source + valid.lowerBound
-                            for i in 0..<valid.count { target[i] += from[i] }
-                        } else {
-                            for ox in valid { line[base + ox * stride] += source[ox] }
-                        }
-                    }
-                    row += outH * outW
-                }
-            }
-        }
+    /// The lowering of one sample: `[inChannels, height, width]` to `[inChannels·k·k, outH·outW]`.
+    private func geometry(height: Int, width: Int) -> Conv2DGeometry {
+        Conv2DGeometry(channels: inChannels, height: height, width: width, kernel: (kernel, kernel),
+                       stride: (stride, stride), padding: (padding, padding))
     }
 }

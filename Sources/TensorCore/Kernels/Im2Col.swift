@@ -124,9 +124,14 @@ extension Kernels {
                         }
                         let source = plane + (oh * g.strideHeight - g.paddingHeight + i) * g.width
                         let shift = j - g.paddingWidth
-                        for ow in 0..<colsValid.lowerBound { out[ow] = 0 }
-                        for ow in colsValid { out[ow] = source[ow * g.strideWidth + shift] }
-                        for ow in colsValid.upperBound..<outW { out[ow] = 0 }
+                        out.update(repeating: 0, count: colsValid.lowerBound)
+                        if g.strideWidth == 1 {
+                            // A contiguous run on both sides: one copy.
+                            (out + colsValid.lowerBound).update(from: source + (colsValid.lowerBound + shift), count: colsValid.count)
+                        } else {
+                            for ow in colsValid { out[ow] = source[ow * g.strideWidth + shift] }
+                        }
+                        (out + colsValid.upperBound).update(repeating: 0, count: outW - colsValid.upperBound)
                     }
                     row += outH * outW
                 }
@@ -163,7 +168,13 @@ extension Kernels {
                         let source = row + oh * outW
                         let target = plane + (oh * g.strideHeight - g.paddingHeight + i) * g.width
                         let shift = j - g.paddingWidth
-                        for ow in colsValid { target[ow * g.strideWidth + shift] += source[ow] }
+                        if g.strideWidth == 1 {
+                            // Contiguous on both sides: a loop the compiler vectorizes.
+                            let to = target + (colsValid.lowerBound + shift), from = source + colsValid.lowerBound
+                            for k in 0..<colsValid.count { to[k] += from[k] }
+                        } else {
+                            for ow in colsValid { target[ow * g.strideWidth + shift] += source[ow] }
+                        }
                     }
                     row += outH * outW
                 }
