@@ -97,7 +97,7 @@ let package = Package(
         // MARK: - Layer 7: the launcher, serving, the command line
 
         // `ddp launch`'s side of a job: the mpirun plan, attempts, restarts, progress read from the run directory.
-        .target(name: "Launcher", dependencies: ["Training"]),
+        .target(name: "Launcher", dependencies: ["Training", "RunLog"]),
 
         // Serves a trained model over HTTP; needs inference only, not the training stack.
         .target(

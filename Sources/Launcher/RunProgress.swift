@@ -1,4 +1,5 @@
 import Foundation
+import RunLog
 
 /// What a run directory says about how far a run got: its newest checkpoint
 /// and its last logged metrics. `ddp launch` reads it between attempts and
@@ -36,18 +37,15 @@ public struct RunProgress: Sendable, Equatable {
             checkpointStep = step
             checkpointPath = checkpoints.appendingPathComponent(name).path
         }
-        guard let text = try? String(contentsOf: directory.appendingPathComponent("metrics.jsonl"), encoding: .utf8)
+        guard let text = try? String(contentsOf: directory.appendingPathComponent(MetricsLog.fileName), encoding: .utf8)
         else { return }
+        // The run may be writing its last line: take the lines that parse.
         for line in text.split(separator: "\n") {
-            guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-                  let kind = object["kind"] as? String else { continue }
-            var numbers: [String: Double] = [:]
-            for (key, value) in object {
-                if let number = value as? NSNumber, !(value is Bool) { numbers[key] = number.doubleValue }
-            }
-            let step = numbers["step"] ?? 0
-            if kind == "train" && step >= (lastTrain["step"] ?? -1) { lastTrain = numbers }
-            if kind == "eval" && step >= (lastEvaluation["step"] ?? -1) { lastEvaluation = numbers }
+            guard let record = MetricsFile.record(fromLine: String(line)) else { continue }
+            var numbers = record.values
+            numbers["step"] = Double(record.step)
+            if record.kind == "train" && record.step >= Int(lastTrain["step"] ?? -1) { lastTrain = numbers }
+            if record.kind == "eval" && record.step >= Int(lastEvaluation["step"] ?? -1) { lastEvaluation = numbers }
         }
     }
 

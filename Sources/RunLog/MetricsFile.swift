@@ -64,6 +64,13 @@ public enum MetricsFile {
         return records
     }
 
+    /// The record on one line, or `nil` when the line is not one: for readers
+    /// that take what they can from a file still being written (``read(_:)``
+    /// is the strict reader).
+    public static func record(fromLine line: String) -> MetricsRecord? {
+        try? parse(line.trimmingCharacters(in: .whitespacesAndNewlines))
+    }
+
     private struct LineError: Error {
         let message: String
     }

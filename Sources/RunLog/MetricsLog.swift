@@ -21,6 +21,8 @@ public enum MetricValue: Sendable {
 /// so the file reads well and diffs well.
 public final class MetricsLog {
     private let handle: FileHandle
+    /// The file's name in a run directory.
+    public static let fileName = "metrics.jsonl"
     /// Where the records go.
     public let url: URL
 

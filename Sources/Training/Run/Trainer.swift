@@ -148,7 +148,7 @@ public final class Trainer {
             guard FileManager.default.createFile(atPath: configURL.path, contents: Data(config.yaml.utf8)) else {
                 throw RunError.cannotWrite(configURL.path)
             }
-            metrics = try MetricsLog(url: directory.appendingPathComponent("metrics.jsonl"))
+            metrics = try MetricsLog(url: directory.appendingPathComponent(MetricsLog.fileName))
             events = try TensorBoardEventWriter(directory: directory)
         }
     }

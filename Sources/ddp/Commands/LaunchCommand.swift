@@ -202,7 +202,13 @@ struct LaunchCommand: ParsableCommand {
         // Where a rank's watchdog reports before it aborts the job (see below).
         let reports = plan.runDirectory + "/" + CollectiveWatchdog.reportFolder
         try? FileManager.default.removeItem(atPath: reports)
-        let pid = try spawnChild(plan.mpirun, arguments: plan.arguments(attempt: attempt), environment: environment)
+        let pid: pid_t
+        do {
+            pid = try spawnChild(plan.mpirun, arguments: plan.arguments(attempt: attempt), environment: environment)
+        } catch let error as LaunchError {
+            printError("\(error)")
+            throw ExitCode(JobExitCode.userError)
+        }
         signals.child = pid
         defer { signals.child = nil }
         var status: Int32 = 0
@@ -249,169 +255,5 @@ struct LaunchCommand: ParsableCommand {
             + outcomes.enumerated().map { "#\($0.offset + 1) \($0.element.0) at step \($0.element.1)" }
                 .joined(separator: ", "))
         say("summary: \(progress.summary)")
-    }
-}
-
-/// Writes a `ddp launch:` line to standard output, in order with the ranks' output.
-private func say(_ text: String) {
-    print("ddp launch: \(text)")
-    fflush(stdout)
-}
-
-/// Starts `executable` with signal dispositions reset to default, since the
-/// launcher ignores the ones it forwards and exec would keep them ignored.
-private func spawnChild(_ executable: String, arguments: [String], environment: [String: String]) throws -> pid_t {
-    var attributes = posix_spawnattr_t()
-    posix_spawnattr_init(&attributes)
-    defer { posix_spawnattr_destroy(&attributes) }
-    var defaults = sigset_t()
-    sigemptyset(&defaults)
-    for signal in SignalForwarder.handled + [SIGPIPE] { sigaddset(&defaults, signal) }
-    posix_spawnattr_setsigdefault(&attributes, &defaults)
-    var emptyMask = sigset_t()
-    sigemptyset(&emptyMask)
-    posix_spawnattr_setsigmask(&attributes, &emptyMask)
-    posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
-
-    let argv = ([executable] + arguments).map { strdup($0) } + [nil]
-    let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
-    defer {
-        argv.forEach { free($0) }
-        envp.forEach { free($0) }
-    }
-    var pid: pid_t = 0
-    let code = posix_spawn(&pid, executable, nil, &attributes, argv, envp)
-    guard code == 0 else {
-        printError("cannot start \(executable): \(String(cString: strerror(code)))")
-        throw ExitCode(JobExitCode.userError)
-    }
-    return pid
-}
-
-/// Receives SIGINT, SIGTERM and SIGUSR1 for the launcher and passes them on
-/// to the running mpirun, which passes them to the ranks.
-///
-/// SIGUSR1, and a first SIGTERM, reach mpirun as SIGUSR1: mpirun forwards
-/// SIGUSR1 untouched, while its own answer to SIGTERM kills the ranks a second
-/// later, too soon for a checkpoint. The ranks treat both alike (checkpoint at
-/// the next step boundary, exit with the preemption code). A second SIGTERM,
-/// and SIGINT, are passed on as they are: stop now. A SIGTERM within a few
-/// seconds of the first is a duplicate, not a second request: Slurm's
-/// `scancel` signals every process of the job, so the launcher hears it both
-/// from Slurm and from its batch script.
-final class SignalForwarder {
-    static let handled = [SIGINT, SIGTERM, SIGUSR1]
-
-    private let lock = NSLock()
-    private var _child: pid_t?
-    private var _stopRequested = false
-    private var firstTerm: Date?
-    /// Seconds after a first SIGTERM during which another one is a duplicate.
-    static let duplicateWindow = 5.0
-    private var sources: [DispatchSourceSignal] = []
-    private let queue = DispatchQueue(label: "ddp.launch.signals")
-
-    init() {
-        // Blocked while the sources are set up, so none arrives in between
-        // and is lost to SIG_IGN; one that came earlier is delivered on unblocking.
-        Self.holdSignals()
-        for signal in Self.handled {
-            Foundation.signal(signal, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: signal, queue: queue)
-            source.setEventHandler { [unowned self] in self.received(signal) }
-            source.resume()
-            sources.append(source)
-        }
-        var set = Self.handledSet
-        pthread_sigmask(SIG_UNBLOCK, &set, nil)
-    }
-
-    private static var handledSet: sigset_t {
-        var set = sigset_t()
-        sigemptyset(&set)
-        for signal in handled { sigaddset(&set, signal) }
-        return set
-    }
-
-    /// Blocks the handled signals in this thread (and the threads and
-    /// programs it starts later), so that they wait until handled.
-    static func holdSignals() {
-        var set = handledSet
-        pthread_sigmask(SIG_BLOCK, &set, nil)
-    }
-
-    /// The running mpirun, to which signals go.
-    var child: pid_t? {
-        get { lock.lock(); defer { lock.unlock() }; return _child }
-        set { lock.lock(); _child = newValue; lock.unlock() }
-    }
-
-    /// Whether a signal asked the launcher to stop: no more restarts.
-    var stopRequested: Bool {
-        lock.lock(); defer { lock.unlock() }
-        return _stopRequested
-    }
-
-    /// Whether the stop asked for is a preemption (SIGUSR1 or a first
-    /// SIGTERM: checkpoint and exit 75), not SIGINT or a second SIGTERM.
-    var preemptionRequested: Bool {
-        lock.lock(); defer { lock.unlock() }
-        return _preemption
-    }
-    private var _preemption = false
-
-    /// The run directory's ``PreemptionSignal/requestFile``: written on a
-    /// preemption, so that ranks still starting up learn of it too.
-    var stopRequestFile: String? {
-        get { lock.lock(); defer { lock.unlock() }; return _stopRequestFile }
-        set { lock.lock(); _stopRequestFile = newValue; lock.unlock() }
-    }
-    private var _stopRequestFile: String?
-
-    /// Removes a request left by an earlier launch; the run directory is
-    /// created on the way if needed, so that the request can be written.
-    func clearStopRequestFile() {
-        guard let path = stopRequestFile else { return }
-        unlink(path)
-        try? FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent,
-                                                 withIntermediateDirectories: true)
-    }
-
-    /// Sleeps `seconds` unless a stop is requested; returns whether it slept through.
-    func sleep(seconds: Double) -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
-            if stopRequested { return false }
-            usleep(50_000)
-        }
-        return !stopRequested
-    }
-
-    private func received(_ signal: Int32) {
-        lock.lock()
-        _stopRequested = true
-        var forward = signal
-        if signal == SIGTERM {
-            if let firstTerm {
-                if Date().timeIntervalSince(firstTerm) < Self.duplicateWindow {
-                    lock.unlock()
-                    say("received SIGTERM again within \(Int(Self.duplicateWindow)) s: taken as the same request")
-                    return
-                }
-            } else {
-                firstTerm = Date()
-                forward = SIGUSR1
-            }
-        }
-        _preemption = forward == SIGUSR1
-        let child = _child
-        let requestFile = _preemption ? _stopRequestFile : nil
-        lock.unlock()
-        if let requestFile { FileManager.default.createFile(atPath: requestFile, contents: Data()) }
-        let name = signal == SIGINT ? "SIGINT" : signal == SIGTERM ? "SIGTERM" : "SIGUSR1"
-        let forwardedName = forward == SIGUSR1 ? "SIGUSR1" : name
-        say("received \(name)" + (child.map { ", sending \(forwardedName) to mpirun (pid \($0))" } ?? "")
-            + (forward == SIGUSR1 ? ": ranks checkpoint at the next step boundary and stop" : ": stopping"))
-        if let child { kill(child, forward) }
     }
 }

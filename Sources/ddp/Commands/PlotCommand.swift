@@ -26,7 +26,7 @@ struct PlotCommand: ParsableCommand {
     func run() throws {
         try exitOnUserError {
             let directory = URL(fileURLWithPath: runDirectory).standardizedFileURL
-            let records = try MetricsFile.read(directory.appendingPathComponent("metrics.jsonl"))
+            let records = try MetricsFile.read(directory.appendingPathComponent(MetricsLog.fileName))
             let svg = RunPlot.svg(records: records, title: directory.lastPathComponent)
             let svgURL = out.map { URL(fileURLWithPath: $0) } ?? directory.appendingPathComponent("plot.svg")
             do {
