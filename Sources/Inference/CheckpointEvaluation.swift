@@ -42,21 +42,14 @@ public func evaluateCheckpoint(_ checkpoint: InferenceSession, on dataset: Datas
                                rank: Int = 0, ranks: Int = 1, batchSize: Int,
                                sumOverRanks: (inout [Double]) throws -> Void = { _ in }) throws -> CheckpointEvaluation {
     precondition(batchSize > 0, "evaluateCheckpoint: batchSize must be positive, got \(batchSize)")
-    let sampler = DistributedSampler(count: dataset.count, ranks: ranks, rank: rank, seed: 0,
-                                     shuffle: false, dropLast: false)
-    let perRank = max(1, (batchSize + ranks - 1) / ranks)
-    let loader = BatchLoader(dataset: dataset, sampler: sampler, batchSize: min(perRank, max(sampler.samplesPerRank, 1)))
     let classes = checkpoint.classCount
     var lossSum = 0.0, correct = 0.0, counted = 0.0, samples = 0.0
     var confusion = [Double](repeating: 0, count: classes * classes)
     let isMSE = checkpoint.config.values["model.loss"] == .string("mse")
 
-    while let batch = loader.next() {
-        guard batch.realCount > 0 else { continue }
-        let inputs = batch.realCount == batch.count ? batch.inputs : batch.inputs.rows(0..<batch.realCount)
-        let targets = batch.realCount == batch.count ? batch.targets : batch.targets.rows(0..<batch.realCount)
-        let logits = checkpoint.model.logits(inputs.reshaped([batch.realCount] + checkpoint.model.inputShape))
-        let rows = batch.realCount
+    dataset.forEachEvaluationBatch(rank: rank, ranks: ranks, batchSize: batchSize) { inputs, targets in
+        let rows = inputs.shape[0]
+        let logits = checkpoint.model.logits(inputs.reshaped([rows] + checkpoint.model.inputShape))
         samples += Double(rows)
         switch checkpoint.task {
         case .classifier:
@@ -64,8 +57,8 @@ public func evaluateCheckpoint(_ checkpoint: InferenceSession, on dataset: Datas
             let width = targets.count / rows
             for r in 0..<rows {
                 let row = z + r * classes
-                let truth = width == 1 ? Int(t[r]) : argmax(t + r * width, count: width)
-                let predicted = argmax(row, count: classes)
+                let truth = width == 1 ? Int(t[r]) : Kernels.argmax(t + r * width, count: width)
+                let predicted = Kernels.argmax(row, count: classes)
                 if isMSE {
                     for j in 0..<classes {
                         let e = Double(row[j]) - (width == 1 ? (j == truth ? 1 : 0) : Double(t[r * width + j]))
@@ -85,7 +78,7 @@ public func evaluateCheckpoint(_ checkpoint: InferenceSession, on dataset: Datas
                 let row = z + i * vocabularySize
                 let truth = Int(t[i])
                 lossSum += logSumExp(row, count: vocabularySize) - Double(row[truth])
-                if argmax(row, count: vocabularySize) == truth { correct += 1 }
+                if Kernels.argmax(row, count: vocabularySize) == truth { correct += 1 }
                 counted += 1
             }
         }
@@ -104,13 +97,6 @@ public func evaluateCheckpoint(_ checkpoint: InferenceSession, on dataset: Datas
         result.perplexity = exp(loss)
     }
     return result
-}
-
-/// The index of the largest of `count` values; the first on ties.
-func argmax(_ values: UnsafePointer<Float>, count: Int) -> Int {
-    var best = 0
-    for i in 1..<max(count, 1) where values[i] > values[best] { best = i }
-    return best
 }
 
 /// `log Σ exp(values)`, in Double and shifted by the maximum so it cannot overflow.

@@ -17,17 +17,9 @@ import TensorCore
 ///   - maxBatches: Stop after this many batches (0 for the whole split).
 public func evaluateInference(_ model: InferenceModel, on dataset: Dataset, loss: LossKind,
                               batchSize: Int = 256, maxBatches: Int = 0) -> EvaluationResult {
-    precondition(batchSize > 0, "evaluateInference: batchSize must be positive, got \(batchSize)")
-    let sampler = DistributedSampler(count: dataset.count, ranks: 1, rank: 0, seed: 0, shuffle: false, dropLast: false)
-    let loader = BatchLoader(dataset: dataset, sampler: sampler, batchSize: min(batchSize, max(dataset.count, 1)))
     let objective = loss.makeLoss()
-    var lossSum = 0.0, correct = 0, counted = 0, samples = 0, batches = 0
-    while let batch = loader.next() {
-        if maxBatches > 0 && batches == maxBatches { break }
-        batches += 1
-        guard batch.realCount > 0 else { continue }
-        let inputs = batch.realCount == batch.count ? batch.inputs : batch.inputs.rows(0..<batch.realCount)
-        let targets = batch.realCount == batch.count ? batch.targets : batch.targets.rows(0..<batch.realCount)
+    var lossSum = 0.0, correct = 0.0, counted = 0.0, samples = 0.0
+    dataset.forEachEvaluationBatch(batchSize: batchSize, maxBatches: maxBatches) { inputs, targets in
         let result: LossResult
         if let wrapped = model as? ModelInference {
             result = wrapped.model.forward(inputs: inputs, targets: targets)
@@ -35,14 +27,12 @@ public func evaluateInference(_ model: InferenceModel, on dataset: Dataset, loss
             result = objective.forward(model.logits(inputs), targets: targets)
         }
         lossSum += Double(result.loss) * Double(result.count)
-        correct += result.correct
-        counted += result.count
-        samples += batch.realCount
+        correct += Double(result.correct)
+        counted += Double(result.count)
+        samples += Double(inputs.shape[0])
     }
-    let isClassifier = dataset.classCount != nil && dataset.targetShape.count <= 1
-    return EvaluationResult(loss: counted > 0 ? lossSum / Double(counted) : .nan,
-                            accuracy: isClassifier && counted > 0 ? Double(correct) / Double(counted) : nil,
-                            count: counted, samples: samples)
+    return EvaluationResult(lossSum: lossSum, correct: correct, counted: counted, samples: samples,
+                            isClassifier: dataset.classCount != nil && dataset.targetShape.count <= 1)
 }
 
 /// The median wall time of `model.logits` on the first `batch` samples of `dataset`.

@@ -1,3 +1,5 @@
+import TensorCore
+
 /// One class and its probability.
 public struct ClassScore: Equatable, Sendable, Codable {
     /// The class id.
@@ -20,16 +22,8 @@ public struct ClassScore: Equatable, Sendable, Codable {
 ///   - k: How many to return (clamped to `1...count`).
 public func topClasses(logits: UnsafePointer<Float>, count: Int, k: Int) -> [ClassScore] {
     precondition(count > 0, "topClasses: no classes")
-    var largest = -Double.infinity
-    for i in 0..<count { largest = max(largest, Double(logits[i])) }
-    var total = 0.0
-    for i in 0..<count { total += exp(Double(logits[i]) - largest) }
+    var probabilities = [Float](repeating: 0, count: count)
+    probabilities.withUnsafeMutableBufferPointer { Kernels.softmaxRow(logits, into: $0.baseAddress!, count: count) }
     let order = (0..<count).sorted { logits[$0] > logits[$1] || (logits[$0] == logits[$1] && $0 < $1) }
-    return order.prefix(max(1, min(k, count))).map {
-        ClassScore(label: $0, probability: exp(Double(logits[$0]) - largest) / total)
-    }
+    return order.prefix(max(1, min(k, count))).map { ClassScore(label: $0, probability: Double(probabilities[$0])) }
 }
-
-#if canImport(Glibc)
-import Glibc
-#endif

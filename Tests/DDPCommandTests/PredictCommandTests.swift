@@ -59,7 +59,8 @@ final class PredictCommandTests: InferenceTestCase {
         let top = logits.withUnsafeBufferPointer { topClasses(logits: $0.baseAddress!, count: 4, k: 3) }
         XCTAssertEqual(top.map(\.label), [1, 3, 2])
         let total = logits.reduce(0.0) { $0 + exp(Double($1)) }
-        XCTAssertEqual(top[0].probability, exp(3) / total, accuracy: 1e-12)
+        // Float softmax (the one kernel every model uses): a few ulp of Float.
+        XCTAssertEqual(top[0].probability, exp(3) / total, accuracy: 1e-6)
         XCTAssertEqual(top[0].probability, top[1].probability)
     }
 

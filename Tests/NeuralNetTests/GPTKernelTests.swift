@@ -13,12 +13,12 @@ final class GPTKernelTests: XCTestCase {
         var x: Float = -80
         while x < 80 {
             let exact = Float(exp(Double(x)))
-            worst = max(worst, abs(GPTKernels.fastExp(x) - exact) / exact)
+            worst = max(worst, abs(Kernels.fastExp(x) - exact) / exact)
             x += 0.0137
         }
         XCTAssertLessThan(worst, 1e-6)
-        XCTAssertEqual(GPTKernels.fastExp(0), 1)
-        XCTAssertEqual(GPTKernels.fastExp(-1000), 0, accuracy: 1e-37)
+        XCTAssertEqual(Kernels.fastExp(0), 1)
+        XCTAssertEqual(Kernels.fastExp(-1000), 0, accuracy: 1e-37)
     }
 
     /// Widths below and above the 16-lane SIMD reductions, with a ragged tail.
@@ -79,13 +79,13 @@ final class GPTKernelTests: XCTestCase {
             input: input,
             parameters: [("weight", weight, dweight), ("bias", bias, dbias)],
             forward: { x in
-                GPTKernels.linearForward(out: out.pointer, input: x.pointer, weight: weight.pointer,
+                Kernels.linearForward(out: out.pointer, input: x.pointer, weight: weight.pointer,
                                          bias: bias.pointer, rows: rows, inChannels: inC, outChannels: outC)
                 return out
             },
             backward: { dout in
                 let dinput = Tensor(zeros: [rows, inC])
-                GPTKernels.linearBackward(dinput: dinput.pointer, dweight: dweight.pointer, dbias: dbias.pointer,
+                Kernels.linearBackward(dinput: dinput.pointer, dweight: dweight.pointer, dbias: dbias.pointer,
                                           dout: dout.pointer, input: input.pointer, weight: weight.pointer,
                                           rows: rows, inChannels: inC, outChannels: outC)
                 return dinput
@@ -180,7 +180,7 @@ final class GPTKernelTests: XCTestCase {
     func testGELUValuesAndGradients() {
         let input = Tensor(shape: [8], values: [-6, -2, -1, -0.3, 0, 0.5, 1.5, 5])
         let out = Tensor(zeros: [8])
-        GPTKernels.geluForward(out: out.pointer, input: input.pointer, count: 8)
+        Kernels.geluForward(out: out.pointer, input: input.pointer, count: 8)
         for i in 0..<8 {
             let x = Double(input[i])
             let expected = 0.5 * x * (1 + tanh((2 / Double.pi).squareRoot() * (x + 0.044715 * x * x * x)))
@@ -191,13 +191,13 @@ final class GPTKernelTests: XCTestCase {
         assertLayerGradientsMatch(
             input: wide,
             forward: { x in
-                GPTKernels.geluForward(out: wideOut.pointer, input: x.pointer, count: 20)
+                Kernels.geluForward(out: wideOut.pointer, input: x.pointer, count: 20)
                 return wideOut
             },
             backward: { dout in
                 // In place, as the model runs it.
                 let d = dout.clone()
-                GPTKernels.geluBackward(dinput: d.pointer, input: wide.pointer, dout: d.pointer, count: 20)
+                Kernels.geluBackward(dinput: d.pointer, input: wide.pointer, dout: d.pointer, count: 20)
                 return d
             })
     }

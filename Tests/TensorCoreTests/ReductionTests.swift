@@ -35,23 +35,29 @@ final class ReductionTests: XCTestCase {
         XCTAssertEqual(Tensor(zeros: [0]).sum(), 0)
     }
 
-    func testArgmaxRows() {
+    func testArgmax() {
         let t = Tensor(shape: [4, 3], values: [
             1, 3, 2,
             5, 5, 1,      // tie: the first wins
             -1, -2, -0.5,
             0, 0, 9,
         ])
-        XCTAssertEqual(t.argmaxRows(), [1, 0, 2, 2])
-        XCTAssertEqual(Tensor(shape: [1, 1], values: [4]).argmaxRows(), [0])
-        XCTAssertEqual(Tensor(zeros: [0, 5]).argmaxRows(), [])
+        XCTAssertEqual((0..<4).map { Kernels.argmax(t.pointer + $0 * 3, count: 3) }, [1, 0, 2, 2])
+        XCTAssertEqual(Kernels.argmax(Tensor(shape: [1], values: [4]).pointer, count: 1), 0)
 
         let rows = 50, columns = 13
         let x = Tensor(shape: [rows, columns], values: randomValues(rows * columns, seed: 21))
         let expected = (0..<rows).map { r in
             (0..<columns).max { x[r * columns + $0] < x[r * columns + $1] }!
         }
-        XCTAssertEqual(x.argmaxRows(), expected)
+        XCTAssertEqual((0..<rows).map { Kernels.argmax(x.pointer + $0 * columns, count: columns) }, expected)
+    }
+
+    func testMaxMatchesAScalarScanAtEveryLength() {
+        for n in 1...40 {
+            let x = Tensor(shape: [n], values: randomValues(n, seed: UInt64(40 + n)))
+            XCTAssertEqual(Kernels.max(x.pointer, count: n), (0..<n).map { x[$0] }.max()!, "n=\(n)")
+        }
     }
 
     func testFiniteCheck() {

@@ -102,7 +102,11 @@ final class SgemmTests: XCTestCase {
         for i in 0..<m { for j in 0..<n { for p in 0..<k {
             expected[i * n + j] += Double(a[i * k + p]) * Double(b[p * n + j])
         } } }
-        let aT = a.transposed(), bT = b.transposed()
+        func transposed(_ x: Tensor) -> Tensor {
+            let (rows, columns) = (x.shape[0], x.shape[1])
+            return Tensor(shape: [columns, rows], values: (0..<rows * columns).map { x[($0 % rows) * columns + $0 / rows] })
+        }
+        let aT = transposed(a), bT = transposed(b)
         assertClose(matmul(a, b).array, expected, relative: 1e-4, absolute: 1e-5)
         assertClose(matmul(aT, transposeA: true, b).array, expected, relative: 1e-4, absolute: 1e-5)
         assertClose(matmul(a, bT, transposeB: true).array, expected, relative: 1e-4, absolute: 1e-5)

@@ -76,9 +76,8 @@ public final class DenseLinear: InferenceLayer {
                      "DenseLinear: input \(input.shape) is not a batch of \(inputs) features")
         let rows = input.count / inputs
         let y = output.tensor([rows, outputs])
-        seedWithBias(y, bias: bias, rows: rows, outputs: outputs)
-        sgemm(m: rows, n: outputs, k: inputs, a: input.pointer, b: weight.pointer, transposeB: true,
-              beta: bias == nil ? 0 : 1, c: y.pointer)
+        Kernels.linearForward(out: y.pointer, input: input.pointer, weight: weight.pointer, bias: bias?.pointer,
+                              rows: rows, inChannels: inputs, outChannels: outputs)
         return y
     }
 }
@@ -136,7 +135,7 @@ public final class QuantizedLinear: InferenceLayer {
             fusedProduct(input.pointer, rows: rows, into: y.pointer)
             return y
         }
-        seedWithBias(y, bias: bias, rows: rows, outputs: outputs)
+        if let bias { Kernels.seedRows(y.pointer, with: bias.pointer, rows: rows, columns: outputs) }
         var start = 0
         while start < outputs {
             let end = min(start + blockRows, outputs)
@@ -182,11 +181,4 @@ public final class QuantizedLinear: InferenceLayer {
             }
         }
     }
-}
-
-/// Fills each row of `y` with `bias`, so `sgemm` with `beta = 1` adds it.
-private func seedWithBias(_ y: Tensor, bias: Tensor?, rows: Int, outputs: Int) {
-    guard let bias else { return }
-    let yp = y.pointer, bp = bias.pointer
-    for r in 0..<rows { (yp + r * outputs).update(from: bp, count: outputs) }
 }

@@ -56,11 +56,7 @@ extension GPTKernels {
     /// Softmax over the first `visible` entries of a row, zeros after them.
     @inline(__always)
     static func causalSoftmaxRow(_ row: UnsafeMutablePointer<Float>, visible: Int, width: Int) {
-        let largest = maximum(row, count: visible)
-        // Exponentials first, sum after: a fused loop would not vectorize.
-        for s in 0..<visible { row[s] = fastExp(row[s] - largest) }
-        let inverse = 1 / sum(row, count: visible)
-        for s in 0..<visible { row[s] *= inverse }
+        Kernels.softmaxRow(row, into: row, count: visible)
         (row + visible).update(repeating: 0, count: width - visible)
     }
 
@@ -103,7 +99,7 @@ extension GPTKernels {
                         let t = start + r
                         let p = a + t * time
                         let gr = g + r * time
-                        let pg = dot(p, gr, count: t + 1)
+                        let pg = Kernels.dot(p, gr, count: t + 1)
                         // The score scale folds in here; the masked part of the
                         // block must be exactly zero for the products.
                         for s in 0...t { gr[s] = scale * p[s] * (gr[s] - pg) }

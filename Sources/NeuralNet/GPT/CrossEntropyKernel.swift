@@ -1,3 +1,4 @@
+import TensorCore
 extension GPTKernels {
     /// What ``crossEntropyForward(probabilities:targets:rows:vocab:)`` measured.
     public struct CrossEntropySums: Sendable, Equatable {
@@ -23,19 +24,14 @@ extension GPTKernels {
         var sums = CrossEntropySums(loss: 0, correct: 0, count: 0)
         for r in 0..<rows {
             let p = probabilities + r * vocab
-            var best = 0
-            for v in 1..<vocab where p[v] > p[best] { best = v }
-            let maximum = p[best]
+            let best = Kernels.argmax(p, count: vocab)
             let target = Int(targets[r])
             precondition(target < vocab, "cross-entropy: target \(target) outside vocabulary of \(vocab)")
             let targetLogit = target >= 0 ? p[target] : 0
-            for v in 0..<vocab { p[v] = fastExp(p[v] - maximum) }
-            let total = sum(p, count: vocab)
-            let inverse = 1 / total
-            for v in 0..<vocab { p[v] *= inverse }
+            let normalizer = Kernels.softmaxRow(p, into: p, count: vocab)
             if target < 0 { continue }
             // From the logit rather than log(p), which fails when p underflows.
-            sums.loss += Double(naturalLog(total) - (targetLogit - maximum))
+            sums.loss += Double(naturalLog(normalizer.total) - (targetLogit - normalizer.maximum))
             sums.count += 1
             if best == target { sums.correct += 1 }
         }

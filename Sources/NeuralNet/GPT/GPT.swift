@@ -158,11 +158,11 @@ public final class GPT: Model {
             let a = ws.blocks[l]
             GPTKernels.layerNormForward(out: a.ln1, mean: a.ln1Mean, rstd: a.ln1Rstd, input: x,
                                         weight: p + w.ln1Weight, bias: p + w.ln1Bias, rows: rows, channels: c)
-            GPTKernels.linearForward(out: a.qkv, input: a.ln1, weight: p + w.qkvWeight, bias: p + w.qkvBias,
+            Kernels.linearForward(out: a.qkv, input: a.ln1, weight: p + w.qkvWeight, bias: p + w.qkvBias,
                                      rows: rows, inChannels: c, outChannels: 3 * c)
             GPTKernels.attentionForward(out: a.attention, att: a.att, qkv: a.qkv,
                                         batch: batch, time: time, channels: c, heads: configuration.heads)
-            GPTKernels.linearForward(out: a.attnProj, input: a.attention,
+            Kernels.linearForward(out: a.attnProj, input: a.attention,
                                      weight: p + w.attnProjWeight, bias: p + w.attnProjBias,
                                      rows: rows, inChannels: c, outChannels: c)
             if dropout, let mask = a.attnMask {
@@ -172,10 +172,10 @@ public final class GPT: Model {
             GPTKernels.residualForward(out: a.residual2, a: x, b: a.attnProj, count: rows * c)
             GPTKernels.layerNormForward(out: a.ln2, mean: a.ln2Mean, rstd: a.ln2Rstd, input: a.residual2,
                                         weight: p + w.ln2Weight, bias: p + w.ln2Bias, rows: rows, channels: c)
-            GPTKernels.linearForward(out: a.fc, input: a.ln2, weight: p + w.fcWeight, bias: p + w.fcBias,
+            Kernels.linearForward(out: a.fc, input: a.ln2, weight: p + w.fcWeight, bias: p + w.fcBias,
                                      rows: rows, inChannels: c, outChannels: 4 * c)
-            GPTKernels.geluForward(out: a.fcGELU, input: a.fc, count: 4 * rows * c)
-            GPTKernels.linearForward(out: a.mlpProj, input: a.fcGELU,
+            Kernels.geluForward(out: a.fcGELU, input: a.fc, count: 4 * rows * c)
+            Kernels.linearForward(out: a.mlpProj, input: a.fcGELU,
                                      weight: p + w.mlpProjWeight, bias: p + w.mlpProjBias,
                                      rows: rows, inChannels: 4 * c, outChannels: c)
             if dropout, let mask = a.mlpMask {
@@ -188,7 +188,7 @@ public final class GPT: Model {
         GPTKernels.layerNormForward(out: ws.lnf, mean: ws.lnfMean, rstd: ws.lnfRstd, input: x,
                                     weight: p + layout.lnfWeight, bias: p + layout.lnfBias, rows: rows, channels: c)
         // The head reuses the token embedding as its weight.
-        GPTKernels.linearForward(out: ws.logits, input: ws.lnf, weight: p + layout.wte, bias: nil,
+        Kernels.linearForward(out: ws.logits, input: ws.lnf, weight: p + layout.wte, bias: nil,
                                  rows: rows, inChannels: c, outChannels: configuration.vocabSize)
     }
 
@@ -211,7 +211,7 @@ public final class GPT: Model {
         GPTKernels.crossEntropyBackward(probabilities: ws.logits, targets: ws.targets,
                                         rows: rows, vocab: v, scale: scale)
         // The head's share of the tied embedding's gradient; the encoder adds the rest.
-        GPTKernels.linearBackward(dinput: ws.dWidth, dweight: g + layout.wte, dbias: nil,
+        Kernels.linearBackward(dinput: ws.dWidth, dweight: g + layout.wte, dbias: nil,
                                   dout: ws.logits, input: ws.lnf, weight: p + layout.wte,
                                   rows: rows, inChannels: c, outChannels: v)
         let last = UnsafePointer(ws.blocks[configuration.layers - 1].residual3)
@@ -232,12 +232,12 @@ public final class GPT: Model {
                 GPTKernels.dropoutBackward(dinput: masked, dout: ws.dResidual, mask: mask, count: rows * c)
                 dout = UnsafePointer(masked)
             }
-            GPTKernels.linearBackward(dinput: ws.dFC, dweight: g + w.mlpProjWeight, dbias: g + w.mlpProjBias,
+            Kernels.linearBackward(dinput: ws.dFC, dweight: g + w.mlpProjWeight, dbias: g + w.mlpProjBias,
                                       dout: dout, input: a.fcGELU, weight: p + w.mlpProjWeight,
                                       rows: rows, inChannels: 4 * c, outChannels: c)
             gradientsReady?(w.mlpProjRange)
-            GPTKernels.geluBackward(dinput: ws.dFC, input: a.fc, dout: ws.dFC, count: 4 * rows * c)
-            GPTKernels.linearBackward(dinput: ws.dWidth, dweight: g + w.fcWeight, dbias: g + w.fcBias,
+            Kernels.geluBackward(dinput: ws.dFC, input: a.fc, dout: ws.dFC, count: 4 * rows * c)
+            Kernels.linearBackward(dinput: ws.dWidth, dweight: g + w.fcWeight, dbias: g + w.fcBias,
                                       dout: ws.dFC, input: a.ln2, weight: p + w.fcWeight,
                                       rows: rows, inChannels: c, outChannels: 4 * c)
             gradientsReady?(w.fcRange)
@@ -252,14 +252,14 @@ public final class GPT: Model {
                 GPTKernels.dropoutBackward(dinput: masked, dout: ws.dResidual, mask: mask, count: rows * c)
                 dout = UnsafePointer(masked)
             }
-            GPTKernels.linearBackward(dinput: ws.dWidth, dweight: g + w.attnProjWeight, dbias: g + w.attnProjBias,
+            Kernels.linearBackward(dinput: ws.dWidth, dweight: g + w.attnProjWeight, dbias: g + w.attnProjBias,
                                       dout: dout, input: a.attention, weight: p + w.attnProjWeight,
                                       rows: rows, inChannels: c, outChannels: c)
             gradientsReady?(w.attnProjRange)
             GPTKernels.attentionBackward(dqkv: ws.dqkv, scratch: ws.dScores, dout: ws.dWidth,
                                          qkv: a.qkv, att: a.att,
                                          batch: batch, time: time, channels: c, heads: configuration.heads)
-            GPTKernels.linearBackward(dinput: ws.dWidth, dweight: g + w.qkvWeight, dbias: g + w.qkvBias,
+            Kernels.linearBackward(dinput: ws.dWidth, dweight: g + w.qkvWeight, dbias: g + w.qkvBias,
                                       dout: ws.dqkv, input: a.ln1, weight: p + w.qkvWeight,
                                       rows: rows, inChannels: c, outChannels: 3 * c)
             gradientsReady?(w.qkvRange)

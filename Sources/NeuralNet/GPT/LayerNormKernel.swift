@@ -1,3 +1,5 @@
+import TensorCore
+
 extension GPTKernels {
     /// The variance floor of every layer norm in the model.
     public static let layerNormEpsilon: Float = 1e-5
@@ -19,9 +21,9 @@ extension GPTKernels {
         let inverseChannels = 1 / Float(channels)
         for r in 0..<rows {
             let x = input + r * channels
-            let m = sum(x, count: channels) * inverseChannels
+            let m = Kernels.laneSum(x, count: channels) * inverseChannels
             // Two passes: the shifted sum of squares does not cancel catastrophically.
-            let squares = squaredDeviations(x, mean: m, count: channels)
+            let squares = Kernels.squaredDeviations(x, mean: m, count: channels)
             let s = 1 / (squares * inverseChannels + layerNormEpsilon).squareRoot()
             let o = out + r * channels
             for c in 0..<channels { o[c] = (x[c] - m) * s * weight[c] + bias[c] }

@@ -70,16 +70,8 @@ public final class Linear: Layer {
         var shape = input.shape
         shape[shape.count - 1] = outputs
         let y = output.tensor(shape)
-        if let bias {
-            // Seeding C with the bias lets sgemm's beta = 1 add it for free.
-            let yp = y.pointer, bp = bias.pointer
-            for r in 0..<rows {
-                (yp + r * outputs).update(from: bp, count: outputs)
-            }
-        }
-        sgemm(m: rows, n: outputs, k: inputs,
-              a: input.pointer, b: weight.pointer, transposeB: true,
-              beta: bias == nil ? 0 : 1, c: y.pointer)
+        Kernels.linearForward(out: y.pointer, input: input.pointer, weight: weight.pointer, bias: bias?.pointer,
+                              rows: rows, inChannels: inputs, outChannels: outputs)
         return y
     }
 
@@ -88,23 +80,10 @@ public final class Linear: Layer {
         let rows = input.count / inputs
         precondition(outputGradient.count == rows * outputs,
                      "Linear: output gradient \(outputGradient.shape) does not match the last forward")
-        let dy = outputGradient.pointer
-        // dW += dYᵀ X
-        sgemm(m: outputs, n: inputs, k: rows,
-              a: dy, transposeA: true, b: input.pointer,
-              beta: 1, c: weightGradient.pointer)
-        if let biasGradient {
-            let db = biasGradient.pointer
-            for r in 0..<rows {
-                let row = dy + r * outputs
-                for j in 0..<outputs { db[j] += row[j] }
-            }
-        }
-        guard needsInputGradient else { return nil }
-        // dX = dY W
-        let dx = inputGradient.tensor(input.shape)
-        sgemm(m: rows, n: inputs, k: outputs,
-              a: dy, b: weight.pointer, beta: 0, c: dx.pointer)
+        let dx: Tensor? = needsInputGradient ? inputGradient.tensor(input.shape) : nil
+        Kernels.linearBackward(dinput: dx?.pointer, dweight: weightGradient.pointer, dbias: biasGradient?.pointer,
+                               dout: outputGradient.pointer, input: input.pointer, weight: weight.pointer,
+                               rows: rows, inChannels: inputs, outChannels: outputs)
         return dx
     }
 }

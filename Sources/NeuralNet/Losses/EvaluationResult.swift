@@ -15,4 +15,12 @@ public struct EvaluationResult: Sendable, Equatable {
         self.count = count
         self.samples = samples
     }
+
+    /// The result from sums over a split: `lossSum` is the loss times the
+    /// counted targets, summed over batches (and ranks).
+    public init(lossSum: Double, correct: Double, counted: Double, samples: Double, isClassifier: Bool) {
+        self.init(loss: counted > 0 ? lossSum / counted : .nan,
+                  accuracy: isClassifier && counted > 0 ? correct / counted : nil,
+                  count: Int(counted), samples: Int(samples))
+    }
 }

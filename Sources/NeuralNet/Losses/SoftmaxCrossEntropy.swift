@@ -35,27 +35,14 @@ public final class SoftmaxCrossEntropy: Loss {
         for r in 0..<rows {
             let row = logits + r * classes
             let out = probs + r * classes
-            var maxValue = row[0]
-            var argmax = 0
-            for j in 1..<max(classes, 1) where row[j] > maxValue {
-                maxValue = row[j]
-                argmax = j
-            }
-            // Subtracting the maximum keeps exp from overflowing.
-            var sum: Float = 0
-            for j in 0..<classes {
-                let e = expf(row[j] - maxValue)
-                out[j] = e
-                sum += e
-            }
-            let inverse = 1 / sum
-            for j in 0..<classes { out[j] *= inverse }
+            let argmax = Kernels.argmax(row, count: classes)
+            let normalizer = Kernels.softmaxRow(row, into: out, count: classes)
             let target = t[r]
             if target < 0 { continue }
             let k = Int(target)
             precondition(Float(k) == target && k < classes,
                          "SoftmaxCrossEntropy: target \(target) is not a class id below \(classes)")
-            total += Double(logf(sum)) - Double(row[k] - maxValue)
+            total += Double(logf(normalizer.total)) - Double(row[k] - normalizer.maximum)
             count += 1
             if argmax == k { correct += 1 }
         }

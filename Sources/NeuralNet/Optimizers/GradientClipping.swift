@@ -12,25 +12,7 @@ public func sumOfSquares(_ tensor: Tensor, range: Range<Int>? = nil) -> Double {
     let range = range ?? 0..<tensor.count
     precondition(range.lowerBound >= 0 && range.upperBound <= tensor.count,
                  "sumOfSquares: range \(range) outside 0..<\(tensor.count)")
-    let x = tensor.pointer
-    // Four independent accumulators let the adds overlap instead of forming
-    // one long dependency chain.
-    var s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0
-    var i = range.lowerBound
-    while i + 4 <= range.upperBound {
-        let a = Double(x[i]), b = Double(x[i + 1]), c = Double(x[i + 2]), d = Double(x[i + 3])
-        s0 += a * a
-        s1 += b * b
-        s2 += c * c
-        s3 += d * d
-        i += 4
-    }
-    while i < range.upperBound {
-        let a = Double(x[i])
-        s0 += a * a
-        i += 1
-    }
-    return (s0 + s1) + (s2 + s3)
+    return Kernels.squaredNorm(tensor.pointer + range.lowerBound, count: range.count)
 }
 
 /// The L2 norm of `tensor`'s elements in `range`, accumulated in Double.

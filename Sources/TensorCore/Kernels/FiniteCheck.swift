@@ -10,19 +10,7 @@ extension Kernels {
     @inlinable
     public static func allFinite(_ x: UnsafePointer<Float>, count: Int) -> Bool {
         precondition(count >= 0, "Kernels.allFinite: negative count \(count)")
-        var lanes = SIMD16<Float>()
-        let blocked = count & ~15
-        var i = 0
-        while i < blocked {
-            lanes += UnsafeRawPointer(x + i).loadUnaligned(as: SIMD16<Float>.self) * 0
-            i += 16
-        }
-        var total = lanes.sum()
-        while i < count {
-            total += x[i] * 0
-            i += 1
-        }
-        return total == 0
+        return laneReduce(x, count: count, lane: { $0 * 0 }, element: { $0 * 0 }) == 0
     }
 }
 

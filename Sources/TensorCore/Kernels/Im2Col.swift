@@ -107,34 +107,25 @@ extension Kernels {
         into columns: UnsafeMutablePointer<Float>
     ) {
         let outH = g.outputHeight, outW = g.outputWidth
-        var row = columns
-        for c in 0..<g.channels {
+        forEachColumnRow(of: g) { c, i, j, rowsValid, colsValid, row in
             let plane = image + c * g.height * g.width
-            for i in 0..<g.kernelHeight {
-                let rowsValid = g.validOutputRange(kernelOffset: i, stride: g.strideHeight,
-                                                   padding: g.paddingHeight, inputExtent: g.height, outputExtent: outH)
-                for j in 0..<g.kernelWidth {
-                    let colsValid = g.validOutputRange(kernelOffset: j, stride: g.strideWidth,
-                                                       padding: g.paddingWidth, inputExtent: g.width, outputExtent: outW)
-                    for oh in 0..<outH {
-                        let out = row + oh * outW
-                        guard rowsValid.contains(oh) else {
-                            for ow in 0..<outW { out[ow] = 0 }
-                            continue
-                        }
-                        let source = plane + (oh * g.strideHeight - g.paddingHeight + i) * g.width
-                        let shift = j - g.paddingWidth
-                        out.update(repeating: 0, count: colsValid.lowerBound)
-                        if g.strideWidth == 1 {
-                            // A contiguous run on both sides: one copy.
-                            (out + colsValid.lowerBound).update(from: source + (colsValid.lowerBound + shift), count: colsValid.count)
-                        } else {
-                            for ow in colsValid { out[ow] = source[ow * g.strideWidth + shift] }
-                        }
-                        (out + colsValid.upperBound).update(repeating: 0, count: outW - colsValid.upperBound)
-                    }
-                    row += outH * outW
+            let rowStart = columns + row * outH * outW
+            for oh in 0..<outH {
+                let out = rowStart + oh * outW
+                guard rowsValid.contains(oh) else {
+                    out.update(repeating: 0, count: outW)
+                    continue
                 }
+                let source = plane + (oh * g.strideHeight - g.paddingHeight + i) * g.width
+                let shift = j - g.paddingWidth
+                out.update(repeating: 0, count: colsValid.lowerBound)
+                if g.strideWidth == 1 {
+                    // A contiguous run on both sides: one copy.
+                    (out + colsValid.lowerBound).update(from: source + (colsValid.lowerBound + shift), count: colsValid.count)
+                } else {
+                    for ow in colsValid { out[ow] = source[ow * g.strideWidth + shift] }
+                }
+                (out + colsValid.upperBound).update(repeating: 0, count: outW - colsValid.upperBound)
             }
         }
     }
@@ -155,28 +146,42 @@ extension Kernels {
         accumulatingInto image: UnsafeMutablePointer<Float>
     ) {
         let outH = g.outputHeight, outW = g.outputWidth
-        var row = columns
-        for c in 0..<g.channels {
+        forEachColumnRow(of: g) { c, i, j, rowsValid, colsValid, row in
             let plane = image + c * g.height * g.width
+            let rowStart = columns + row * outH * outW
+            for oh in rowsValid {
+                let source = rowStart + oh * outW
+                let target = plane + (oh * g.strideHeight - g.paddingHeight + i) * g.width
+                let shift = j - g.paddingWidth
+                if g.strideWidth == 1 {
+                    // Contiguous on both sides: a loop the compiler vectorizes.
+                    let to = target + (colsValid.lowerBound + shift), from = source + colsValid.lowerBound
+                    for k in 0..<colsValid.count { to[k] += from[k] }
+                } else {
+                    for ow in colsValid { target[ow * g.strideWidth + shift] += source[ow] }
+                }
+            }
+        }
+    }
+
+    /// Calls `body` for each row of the column matrix, `(c * kh + i) * kw + j`,
+    /// with the output rows and columns whose input lies inside the image
+    /// for that kernel offset (outside them the lowered value is padding).
+    @inlinable @inline(__always)
+    static func forEachColumnRow(
+        of g: Conv2DGeometry,
+        _ body: (_ channel: Int, _ i: Int, _ j: Int, _ rowsValid: Range<Int>, _ colsValid: Range<Int>, _ row: Int) -> Void
+    ) {
+        var row = 0
+        for c in 0..<g.channels {
             for i in 0..<g.kernelHeight {
-                let rowsValid = g.validOutputRange(kernelOffset: i, stride: g.strideHeight,
-                                                   padding: g.paddingHeight, inputExtent: g.height, outputExtent: outH)
+                let rowsValid = g.validOutputRange(kernelOffset: i, stride: g.strideHeight, padding: g.paddingHeight,
+                                                   inputExtent: g.height, outputExtent: g.outputHeight)
                 for j in 0..<g.kernelWidth {
-                    let colsValid = g.validOutputRange(kernelOffset: j, stride: g.strideWidth,
-                                                       padding: g.paddingWidth, inputExtent: g.width, outputExtent: outW)
-                    for oh in rowsValid {
-                        let source = row + oh * outW
-                        let target = plane + (oh * g.strideHeight - g.paddingHeight + i) * g.width
-                        let shift = j - g.paddingWidth
-                        if g.strideWidth == 1 {
-                            // Contiguous on both sides: a loop the compiler vectorizes.
-                            let to = target + (colsValid.lowerBound + shift), from = source + colsValid.lowerBound
-                            for k in 0..<colsValid.count { to[k] += from[k] }
-                        } else {
-                            for ow in colsValid { target[ow * g.strideWidth + shift] += source[ow] }
-                        }
-                    }
-                    row += outH * outW
+                    let colsValid = g.validOutputRange(kernelOffset: j, stride: g.strideWidth, padding: g.paddingWidth,
+                                                       inputExtent: g.width, outputExtent: g.outputWidth)
+                    body(c, i, j, rowsValid, colsValid, row)
+                    row += 1
                 }
             }
         }

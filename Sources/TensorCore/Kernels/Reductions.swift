@@ -1,28 +1,36 @@
-// Whole-buffer reductions (loss averages, gradient norms for clipping,
-// metrics) and per-row argmax (predictions for accuracy).
+// Whole-buffer reductions: loss averages, gradient norms for clipping,
+// metrics, and the row maximum softmax subtracts.
 
 extension Kernels {
-    /// The sum of `count` elements, accumulated in Double.
-    ///
-    /// Eight independent Double lanes keep the loop vectorized and make the
-    /// result accurate far beyond a sequential Float sum over millions of
-    /// gradient entries.
-    @inlinable
-    public static func sum(_ x: UnsafePointer<Float>, count: Int) -> Double {
-        precondition(count >= 0, "Kernels.sum: negative count \(count)")
+    /// `Σ element(x[i])` over `count` values accumulated in 8 Double lanes,
+    /// which keep the loop vectorized and the result accurate far beyond a
+    /// sequential Float sum over millions of gradient entries. `lane` and
+    /// `element` must compute the same function.
+    @inlinable @inline(__always)
+    public static func doubleLaneReduce(
+        _ x: UnsafePointer<Float>, count: Int,
+        lane: (SIMD8<Double>) -> SIMD8<Double>, element: (Double) -> Double
+    ) -> Double {
         var lanes = SIMD8<Double>()
         let blocked = count & ~7
         var i = 0
         while i < blocked {
-            lanes += SIMD8<Double>(UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self))
+            lanes += lane(SIMD8<Double>(UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self)))
             i += 8
         }
         var total = lanes.sum()
         while i < count {
-            total += Double(x[i])
+            total += element(Double(x[i]))
             i += 1
         }
         return total
+    }
+
+    /// The sum of `count` elements, accumulated in Double.
+    @inlinable
+    public static func sum(_ x: UnsafePointer<Float>, count: Int) -> Double {
+        precondition(count >= 0, "Kernels.sum: negative count \(count)")
+        return doubleLaneReduce(x, count: count, lane: { $0 }, element: { $0 })
     }
 
     /// The arithmetic mean of `count` elements; 0 when `count` is 0.
@@ -35,53 +43,43 @@ extension Kernels {
     @inlinable
     public static func squaredNorm(_ x: UnsafePointer<Float>, count: Int) -> Double {
         precondition(count >= 0, "Kernels.squaredNorm: negative count \(count)")
-        var lanes = SIMD8<Double>()
-        let blocked = count & ~7
-        var i = 0
-        while i < blocked {
-            let v = SIMD8<Double>(UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self))
-            lanes += v * v
-            i += 8
-        }
-        var total = lanes.sum()
-        while i < count {
-            let v = Double(x[i])
-            total += v * v
-            i += 1
-        }
-        return total
+        return doubleLaneReduce(x, count: count, lane: { $0 * $0 }, element: { $0 * $0 })
     }
 
     /// The largest of `count` elements, which must be at least 1.
     ///
     /// NaN handling is unspecified; check with ``allFinite(_:count:)`` first.
-    @inlinable
+    @inlinable @inline(__always)
     public static func max(_ x: UnsafePointer<Float>, count: Int) -> Float {
         precondition(count > 0, "Kernels.max: empty buffer")
+        var i = 0
         var best = x[0]
-        for i in 1..<count where x[i] > best { best = x[i] }
+        if count >= 8 {
+            // A masked replace lowers to compare-and-blend; the generic
+            // `pointwiseMax` goes lane by lane through memory.
+            var lanes = UnsafeRawPointer(x).loadUnaligned(as: SIMD8<Float>.self)
+            i = 8
+            while i + 8 <= count {
+                let v = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self)
+                lanes.replace(with: v, where: v .> lanes)
+                i += 8
+            }
+            best = lanes.max()
+        }
+        while i < count {
+            if x[i] > best { best = x[i] }
+            i += 1
+        }
         return best
     }
 
-    /// Writes into `indices[r]` the column of the largest element of each row
-    /// of a `rows x columns` matrix; the first such column on ties.
-    @inlinable
-    public static func argmaxRows(
-        _ x: UnsafePointer<Float>, rows: Int, columns: Int,
-        into indices: UnsafeMutablePointer<Int>
-    ) {
-        precondition(rows >= 0, "Kernels.argmaxRows: negative rows \(rows)")
-        precondition(rows == 0 || columns > 0, "Kernels.argmaxRows: rows of zero columns have no maximum")
-        for r in 0..<rows {
-            let row = x + r * columns
-            var best = row[0]
-            var bestIndex = 0
-            for c in 1..<columns where row[c] > best {
-                best = row[c]
-                bestIndex = c
-            }
-            indices[r] = bestIndex
-        }
+    /// The index of the largest of `count > 0` values; the first on ties.
+    @inlinable @inline(__always)
+    public static func argmax(_ x: UnsafePointer<Float>, count: Int) -> Int {
+        precondition(count > 0, "Kernels.argmax: empty buffer")
+        var best = 0
+        for i in 1..<count where x[i] > x[best] { best = i }
+        return best
     }
 }
 
@@ -97,18 +95,4 @@ extension Tensor {
 
     /// The sum of squares of all elements (accumulated in Double).
     public func squaredNorm() -> Double { Kernels.squaredNorm(pointer, count: count) }
-
-    /// The column of the largest element of each row, treating the tensor as
-    /// `[shape[0], count / shape[0]]`.
-    public func argmaxRows() -> [Int] {
-        precondition(rank >= 1, "Tensor.argmaxRows: scalar tensor")
-        let rows = shape[0]
-        let columns = rows > 0 ? count / rows : 0
-        return [Int](unsafeUninitializedCapacity: rows) { buffer, initialized in
-            if rows > 0 {
-                Kernels.argmaxRows(pointer, rows: rows, columns: columns, into: buffer.baseAddress!)
-            }
-            initialized = rows
-        }
-    }
 }

@@ -1,17 +1,46 @@
-// Row-wise softmax and log-softmax with their backward passes, for
-// classification losses and attention. Subtracting the row maximum before
-// exponentiating keeps exp from overflowing for large logits.
-
-#if canImport(Glibc)
-import Glibc
-#endif
+// Softmax, the one kernel every model's loss, attention and prediction uses.
+// Subtracting the row maximum before exponentiating keeps e^x from
+// overflowing for large logits; the exponentials come from
+// ``Kernels/fastExp(_:)`` and their sum from lanes, so rows vectorize.
 
 extension Kernels {
-    /// `y[r, :] = softmax(x[r, :])` for each row of a `rows x columns` matrix.
+    /// What a softmax row needed besides its output: enough for
+    /// `log Σ e^x = maximum + log(total)`, the cross-entropy term.
+    public struct SoftmaxNormalizer: Sendable, Equatable {
+        /// The row's largest logit, subtracted before exponentiating.
+        public var maximum: Float
+        /// `Σ e^(x - maximum)`, at least 1.
+        public var total: Float
+
+        @inlinable
+        public init(maximum: Float, total: Float) {
+            self.maximum = maximum
+            self.total = total
+        }
+    }
+
+    /// `y = softmax(x)` over one row of `count > 0` values.
     ///
     /// - Parameters:
-    ///   - x: Logits, row-major.
+    ///   - x: Logits.
     ///   - y: Probabilities; may be `x` itself.
+    /// - Returns: The maximum and the sum of exponentials, for a log-likelihood.
+    @inlinable @inline(__always)
+    @discardableResult
+    public static func softmaxRow(
+        _ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, count: Int
+    ) -> SoftmaxNormalizer {
+        let largest = max(x, count: count)
+        // Exponentials first, sum after: a fused loop would not vectorize.
+        for i in 0..<count { y[i] = fastExp(x[i] - largest) }
+        let total = laneSum(y, count: count)
+        // total >= 1 because the maximum contributes e^0.
+        let inverse = 1 / total
+        for i in 0..<count { y[i] *= inverse }
+        return SoftmaxNormalizer(maximum: largest, total: total)
+    }
+
+    /// ``softmaxRow(_:into:count:)`` for each row of a `rows x columns` matrix.
     @inlinable
     public static func softmaxRows(
         _ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>,
@@ -19,85 +48,7 @@ extension Kernels {
     ) {
         precondition(rows >= 0 && columns >= 0, "Kernels.softmaxRows: negative shape \(rows) x \(columns)")
         if columns == 0 { return }
-        for r in 0..<rows {
-            let input = x + r * columns
-            let output = y + r * columns
-            let rowMax = max(input, count: columns)
-            var total: Float = 0
-            for c in 0..<columns {
-                let e = expf(input[c] - rowMax)
-                output[c] = e
-                total += e
-            }
-            // total >= 1 because the maximum contributes exp(0).
-            let inverse = 1 / total
-            for c in 0..<columns { output[c] *= inverse }
-        }
-    }
-
-    /// Backward of ``softmaxRows(_:into:rows:columns:)``:
-    /// `dx = y * (dy - sum(dy * y))` per row.
-    ///
-    /// - Parameters:
-    ///   - y: The forward output (probabilities).
-    ///   - outputGradient: `dy`.
-    ///   - inputGradient: `dx`, overwritten; may alias `outputGradient`.
-    @inlinable
-    public static func softmaxBackwardRows(
-        output y: UnsafePointer<Float>, outputGradient dy: UnsafePointer<Float>,
-        into dx: UnsafeMutablePointer<Float>, rows: Int, columns: Int
-    ) {
-        precondition(rows >= 0 && columns >= 0, "Kernels.softmaxBackwardRows: negative shape \(rows) x \(columns)")
-        for r in 0..<rows {
-            let yr = y + r * columns, dyr = dy + r * columns, dxr = dx + r * columns
-            var dot: Float = 0
-            for c in 0..<columns { dot += dyr[c] * yr[c] }
-            for c in 0..<columns { dxr[c] = yr[c] * (dyr[c] - dot) }
-        }
-    }
-
-    /// `y[r, :] = log(softmax(x[r, :]))` per row, computed as
-    /// `(x - max) - log(sum(exp(x - max)))`, which stays finite where
-    /// `log(softmax)` would underflow to `-inf`.
-    @inlinable
-    public static func logSoftmaxRows(
-        _ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>,
-        rows: Int, columns: Int
-    ) {
-        precondition(rows >= 0 && columns >= 0, "Kernels.logSoftmaxRows: negative shape \(rows) x \(columns)")
-        if columns == 0 { return }
-        for r in 0..<rows {
-            let input = x + r * columns
-            let output = y + r * columns
-            let rowMax = max(input, count: columns)
-            var total: Float = 0
-            for c in 0..<columns { total += expf(input[c] - rowMax) }
-            // Subtracting the maximum first keeps the difference exact for
-            // large logits, where folding it into one shift would round.
-            let logTotal = logf(total)
-            for c in 0..<columns { output[c] = (input[c] - rowMax) - logTotal }
-        }
-    }
-
-    /// Backward of ``logSoftmaxRows(_:into:rows:columns:)``:
-    /// `dx = dy - exp(y) * sum(dy)` per row.
-    ///
-    /// - Parameters:
-    ///   - y: The forward output (log-probabilities).
-    ///   - outputGradient: `dy`.
-    ///   - inputGradient: `dx`, overwritten; may alias `outputGradient`.
-    @inlinable
-    public static func logSoftmaxBackwardRows(
-        output y: UnsafePointer<Float>, outputGradient dy: UnsafePointer<Float>,
-        into dx: UnsafeMutablePointer<Float>, rows: Int, columns: Int
-    ) {
-        precondition(rows >= 0 && columns >= 0, "Kernels.logSoftmaxBackwardRows: negative shape \(rows) x \(columns)")
-        for r in 0..<rows {
-            let yr = y + r * columns, dyr = dy + r * columns, dxr = dx + r * columns
-            var total: Float = 0
-            for c in 0..<columns { total += dyr[c] }
-            for c in 0..<columns { dxr[c] = dyr[c] - expf(yr[c]) * total }
-        }
+        for r in 0..<rows { softmaxRow(x + r * columns, into: y + r * columns, count: columns) }
     }
 }
 
@@ -105,21 +56,9 @@ extension Tensor {
     /// Softmax over the last dimension, written into `output` (same shape;
     /// may be `self`).
     public func softmax(into output: Tensor) {
-        let (rows, columns) = lastDimensionRows("softmax", output)
-        Kernels.softmaxRows(pointer, into: output.pointer, rows: rows, columns: columns)
-    }
-
-    /// Log-softmax over the last dimension, written into `output` (same
-    /// shape; may be `self`).
-    public func logSoftmax(into output: Tensor) {
-        let (rows, columns) = lastDimensionRows("logSoftmax", output)
-        Kernels.logSoftmaxRows(pointer, into: output.pointer, rows: rows, columns: columns)
-    }
-
-    private func lastDimensionRows(_ op: String, _ output: Tensor) -> (rows: Int, columns: Int) {
-        precondition(rank >= 1, "Tensor.\(op): scalar tensor")
-        precondition(output.shape == shape, "Tensor.\(op): output \(output.shape), expected \(shape)")
+        precondition(rank >= 1, "Tensor.softmax: scalar tensor")
+        precondition(output.shape == shape, "Tensor.softmax: output \(output.shape), expected \(shape)")
         let columns = shape[rank - 1]
-        return (columns > 0 ? count / columns : 0, columns)
+        Kernels.softmaxRows(pointer, into: output.pointer, rows: columns > 0 ? count / columns : 0, columns: columns)
     }
 }

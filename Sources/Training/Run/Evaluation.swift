@@ -13,32 +13,19 @@ import TensorCore
 ///   - maxBatches: Stop after this many batches (0 for the whole split).
 public func evaluate(_ model: Model, on dataset: Dataset, communicator: Communicator,
                      batchSize: Int, maxBatches: Int = 0) throws -> EvaluationResult {
-    let ranks = communicator.size
-    let perRank = max(1, (batchSize + ranks - 1) / ranks)
-    let sampler = DistributedSampler(count: dataset.count, ranks: ranks, rank: communicator.rank, seed: 0,
-                                     shuffle: false, dropLast: false)
-    let loader = BatchLoader(dataset: dataset, sampler: sampler, batchSize: min(perRank, max(sampler.samplesPerRank, 1)))
     let wasTraining = model.isTraining
     model.isTraining = false
     defer { model.isTraining = wasTraining }
-    var lossSum = 0.0, correct = 0.0, counted = 0.0, samples = 0.0
-    var batches = 0
-    while let batch = loader.next() {
-        if maxBatches > 0 && batches == maxBatches { break }
-        batches += 1
-        guard batch.realCount > 0 else { continue }
-        let inputs = batch.realCount == batch.count ? batch.inputs : batch.inputs.rows(0..<batch.realCount)
-        let targets = batch.realCount == batch.count ? batch.targets : batch.targets.rows(0..<batch.realCount)
+    var totals = [0.0, 0.0, 0.0, 0.0]  // loss sum, correct, counted, samples
+    dataset.forEachEvaluationBatch(rank: communicator.rank, ranks: communicator.size,
+                                   batchSize: batchSize, maxBatches: maxBatches) { inputs, targets in
         let result = model.forward(inputs: inputs, targets: targets)
-        lossSum += Double(result.loss) * Double(result.count)
-        correct += Double(result.correct)
-        counted += Double(result.count)
-        samples += Double(batch.realCount)
+        totals[0] += Double(result.loss) * Double(result.count)
+        totals[1] += Double(result.correct)
+        totals[2] += Double(result.count)
+        totals[3] += Double(inputs.shape[0])
     }
-    var totals = [lossSum, correct, counted, samples]
     try communicator.allSum(&totals)
-    let isClassifier = dataset.classCount != nil && dataset.targetShape.count <= 1
-    return EvaluationResult(loss: totals[2] > 0 ? totals[0] / totals[2] : .nan,
-                            accuracy: isClassifier && totals[2] > 0 ? totals[1] / totals[2] : nil,
-                            count: Int(totals[2]), samples: Int(totals[3]))
+    return EvaluationResult(lossSum: totals[0], correct: totals[1], counted: totals[2], samples: totals[3],
+                            isClassifier: dataset.classCount != nil && dataset.targetShape.count <= 1)
 }

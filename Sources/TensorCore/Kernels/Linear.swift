@@ -1,23 +1,23 @@
-import TensorCore
+// The fully connected layer every model uses (MLP, GPT, the inference
+// runtime): `out = input · weightᵀ + bias` as one sgemm, weight in the
+// PyTorch layout `[outChannels, inChannels]` so one output's weights are
+// contiguous.
 
-extension GPTKernels {
-    /// A fully connected layer: `out = input * weightᵀ + bias` through one `sgemm`.
+extension Kernels {
+    /// `out[rows, outChannels] = input[rows, inChannels] · weightᵀ + bias`.
     ///
     /// - Parameters:
     ///   - out: `[rows, outChannels]`, overwritten.
     ///   - input: `[rows, inChannels]`.
-    ///   - weight: `[outChannels, inChannels]`, the PyTorch layout, so that one
-    ///     output's weights are contiguous.
-    ///   - bias: `[outChannels]`, or nil for none (the tied output head).
+    ///   - weight: `[outChannels, inChannels]`.
+    ///   - bias: `[outChannels]`, or nil for none (a tied output head).
+    @inlinable
     public static func linearForward(
         out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>,
         weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
         rows: Int, inChannels: Int, outChannels: Int
     ) {
-        if let bias {
-            // Seeding the output with the bias folds the add into sgemm's beta.
-            for r in 0..<rows { (out + r * outChannels).update(from: bias, count: outChannels) }
-        }
+        if let bias { seedRows(out, with: bias, rows: rows, columns: outChannels) }
         sgemm(m: rows, n: outChannels, k: inChannels,
               a: input, b: weight, transposeB: true,
               beta: bias == nil ? 0 : 1, c: out)
@@ -27,10 +27,11 @@ extension GPTKernels {
     ///
     /// - Parameters:
     ///   - dinput: `[rows, inChannels]`, overwritten; nil skips it.
-    ///   - dweight: `[outChannels, inChannels]`, accumulated.
+    ///   - dweight: `[outChannels, inChannels]`, accumulated (`+= doutᵀ · input`).
     ///   - dbias: `[outChannels]`, accumulated; nil when forward had no bias.
     ///   - dout: `[rows, outChannels]`.
     ///   - input, weight: As in forward.
+    @inlinable
     public static func linearBackward(
         dinput: UnsafeMutablePointer<Float>?, dweight: UnsafeMutablePointer<Float>,
         dbias: UnsafeMutablePointer<Float>?,
@@ -42,11 +43,13 @@ extension GPTKernels {
         }
         sgemm(m: outChannels, n: inChannels, k: rows,
               a: dout, transposeA: true, b: input, beta: 1, c: dweight)
-        if let dbias {
-            for r in 0..<rows {
-                let d = dout + r * outChannels
-                for o in 0..<outChannels { dbias[o] += d[o] }
-            }
-        }
+        if let dbias { accumulateColumnSums(of: dout, rows: rows, columns: outChannels, into: dbias) }
+    }
+
+    /// Copies `row` (`columns` values) into each of the `rows` rows of `x`:
+    /// a bias seeded this way is added by sgemm's `beta = 1` for free.
+    @inlinable
+    public static func seedRows(_ x: UnsafeMutablePointer<Float>, with row: UnsafePointer<Float>, rows: Int, columns: Int) {
+        for r in 0..<rows { (x + r * columns).update(from: row, count: columns) }
     }
 }
