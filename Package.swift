@@ -149,7 +149,7 @@ let package = Package(
         .testTarget(name: "MPITests", dependencies: ["MPI", "MPIRunSupport", "mpi-checks"]),
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore"]),
         .testTarget(name: "NeuralNetTests", dependencies: ["TensorCore", "NeuralNet"]),
-        .testTarget(name: "DataPipelineTests", dependencies: ["TensorCore", "DataPipeline"]),
+        .testTarget(name: "DataPipelineTests", dependencies: ["TensorCore", "DataPipeline", "MPIRunSupport"]),
         .testTarget(name: "RunConfigTests", dependencies: ["RunConfig"]),
         .testTarget(name: "RunLogTests", dependencies: ["RunLog", "MPIRunSupport", "DDPTestSupport", "ddp"]),
         .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint", "MPIRunSupport", "DDPTestSupport", "ddp"]),

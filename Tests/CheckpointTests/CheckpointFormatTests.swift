@@ -103,7 +103,7 @@ final class CheckpointFormatTests: CheckpointTestCase {
     /// loads the checkpoint and every tensor equals what the model holds.
     func testPythonSafetensorsReadsTheModelAndOptimizer() throws {
         guard pythonHasSafetensors() else {
-            throw XCTSkip("python3 with safetensors and numpy is not available (launch/test.sh installs them)")
+            throw Prerequisite.missing("python3 with safetensors and numpy is not available (launch/test.sh installs them)")
         }
         let run = scratch.appendingPathComponent("run")
         let trainer = try makeTrainer(Self.gptConfig, overrides: ["training.steps=3"], runDirectory: run)

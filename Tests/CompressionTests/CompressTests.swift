@@ -108,7 +108,7 @@ final class CompressTests: CheckpointTestCase {
     func testPythonSafetensorsReadsACompressedCheckpoint() throws {
         let probe = try? MPIRun.runProcess(executable: URL(fileURLWithPath: "/usr/bin/env"),
                                            arguments: ["python3", "-c", "import safetensors.numpy, numpy"], timeout: 60)
-        guard probe?.exitCode == 0 else { throw XCTSkip("python3 with safetensors and numpy is not available") }
+        guard probe?.exitCode == 0 else { throw Prerequisite.missing("python3 with safetensors and numpy is not available") }
         let (_, checkpoint) = try trainedCheckpoint(hidden: "[96]")
         let report = try compress(checkpoint, "small", .init(pruneSparsity: 0.5, quantizeInt8: true))
         let script = """
@@ -174,7 +174,7 @@ final class CompressTests: CheckpointTestCase {
     private func requireMNIST() throws {
         let images = mnistDirectory.appendingPathComponent("mnist/t10k-images-idx3-ubyte").path
         guard FileManager.default.fileExists(atPath: images) || FileManager.default.fileExists(atPath: images + ".gz") else {
-            throw XCTSkip("MNIST is not in \(mnistDirectory.path): run launch/fetch-data.sh mnist")
+            throw Prerequisite.missing("MNIST is not in \(mnistDirectory.path): run launch/fetch-data.sh mnist")
         }
     }
 

@@ -172,7 +172,7 @@ final class PredictCommandTests: InferenceTestCase {
     func testCharacterModelRejectsUnknownCharacters() throws {
         let data = FileManager.default.currentDirectoryPath + "/data"
         guard FileManager.default.fileExists(atPath: data + "/shakespeare/shakespeare.txt") else {
-            throw XCTSkip("the Shakespeare corpus is not in data/shakespeare")
+            throw Prerequisite.missing("the Shakespeare corpus is not in data/shakespeare")
         }
         let yaml = Self.gptConfig
             .replacingOccurrences(of: "dataset: synthetic_text", with: "dataset: shakespeare\n  dir: \(data)")

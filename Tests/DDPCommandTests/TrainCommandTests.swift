@@ -7,25 +7,8 @@ import XCTest
 final class TrainCommandTests: ScratchTestCase {
     override class var scratchPrefix: String { "ddp-train" }
 
-    private let smallMLP = """
-        model:
-          kind: mlp
-          hidden: [32]
-        data:
-          dataset: synthetic_classes
-          samples: 1024
-          features: 16
-          classes: 4
-        optimizer:
-          kind: sgd
-          lr: 0.1
-        training:
-          batch_size: 32
-          steps: 30
-          epochs: 0
-          log_every: 10
-          eval_every: 15
-        """
+    /// The shared small MLP, evaluated twice in 30 steps.
+    private let smallMLP = ScratchTestCase.smallMLP(steps: 30).replacingOccurrences(of: "eval_every: 20", with: "eval_every: 15")
 
     /// A bad command line exits with the documented 2 ("bad input"), not
     /// ArgumentParser's 64, and says what is wrong; help still exits 0.

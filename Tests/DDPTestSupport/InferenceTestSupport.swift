@@ -38,7 +38,7 @@ open class InferenceTestCase: CheckpointTestCase {
     public func requireMNIST() throws -> String {
         let directory = FileManager.default.currentDirectoryPath + "/data"
         guard FileManager.default.fileExists(atPath: directory + "/mnist/t10k-images-idx3-ubyte") else {
-            throw XCTSkip("MNIST is not in data/mnist (run launch/fetch-data.sh mnist)")
+            throw Prerequisite.missing("MNIST is not in data/mnist (run launch/fetch-data.sh mnist)")
         }
         return directory
     }

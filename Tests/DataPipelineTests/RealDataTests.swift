@@ -1,4 +1,5 @@
 import DataPipeline
+import MPIRunSupport
 import XCTest
 
 /// Checks against the real downloads of `launch/fetch-data.sh`; skipped when absent.
@@ -6,7 +7,7 @@ final class RealDataTests: XCTestCase {
     func directory(_ name: String, file: String) throws -> String {
         let path = realDataDirectory() + "/" + name
         guard FileManager.default.fileExists(atPath: path + "/" + file) else {
-            throw XCTSkip("\(path)/\(file) not present; run launch/fetch-data.sh")
+            throw Prerequisite.missing("\(path)/\(file) not present; run launch/fetch-data.sh")
         }
         return path
     }

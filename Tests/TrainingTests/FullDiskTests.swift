@@ -13,7 +13,7 @@ final class FullDiskTests: ScratchTestCase {
     override class var scratchPrefix: String { "ddp-full-disk" }
 
     func testCheckpointOnAFullDiskIsARestartableFailureAndThePreviousOneStands() throws {
-        guard geteuid() == 0 else { throw XCTSkip("mounting a small tmpfs needs root (CI runs as root)") }
+        guard geteuid() == 0 else { throw Prerequisite.missing("mounting a small tmpfs needs root (CI runs as root)") }
         let disk = scratch.appendingPathComponent("disk")
         try FileManager.default.createDirectory(at: disk, withIntermediateDirectories: true)
         // Room for one checkpoint of this model (2 x 86 KB) and the logs, not two.

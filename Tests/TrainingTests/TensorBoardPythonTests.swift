@@ -31,7 +31,7 @@ final class TensorBoardPythonTests: XCTestCase {
         let probe = try MPIRun.runProcess(executable: URL(fileURLWithPath: "/usr/bin/env"),
                                           arguments: ["python3", "-c", "import tensorboard"], timeout: 120)
         guard probe.exitCode == 0 else {
-            throw XCTSkip("the Python tensorboard package is not installed (pip install tensorboard; launch/test.sh does it): "
+            throw Prerequisite.missing("the Python tensorboard package is not installed (pip install tensorboard; launch/test.sh does it): "
                           + probe.stderr.suffix(200))
         }
         let result = try MPIRun.runProcess(executable: URL(fileURLWithPath: "/usr/bin/env"),
