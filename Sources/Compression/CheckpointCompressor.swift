@@ -106,7 +106,7 @@ public enum CheckpointCompressor {
             throw CompressionError.invalidOption("ddp compress runs as a single process, not under mpirun with \(communicator.size) ranks")
         }
         let source = try InferenceCheckpoint.load(checkpoint)
-        let kind = source.config.string("model.kind")
+        let kind = source.config.run.model.kind
         if kind == "gpt" && (options.quantizeInt8 || options.lowRank != nil) {
             throw CompressionError.unsupported(model: kind, what: options.quantizeInt8 ? "int8 quantization" : "low-rank factorization")
         }
@@ -145,10 +145,10 @@ public enum CheckpointCompressor {
             let mask = MagnitudePruning.mask(for: store, sparsity: sparsity, scope: options.pruneScope)
             mask.apply(to: store)
             log(String(format: "pruned %d of %d weights (%@)", mask.prunedCount, mask.candidateCount, options.pruneScope.rawValue))
-            let rate = options.finetuneLearningRate ?? config.double("optimizer.lr") / 10
+            let rate = options.finetuneLearningRate ?? config.run.optimizer.learningRate / 10
             if options.finetuneSteps > 0 {
                 trainer.model.isTraining = true
-                let clip = Float(config.double("optimizer.clip_norm"))
+                let clip = Float(config.run.optimizer.clipNorm)
                 var lossSum = 0.0
                 for step in 1...options.finetuneSteps {
                     lossSum += try trainer.trainStep(learningRate: Float(rate), clipNorm: clip).loss

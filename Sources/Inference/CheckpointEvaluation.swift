@@ -45,7 +45,7 @@ public func evaluateCheckpoint(_ checkpoint: InferenceSession, on dataset: Datas
     let classes = checkpoint.classCount
     var lossSum = 0.0, correct = 0.0, counted = 0.0, samples = 0.0
     var confusion = [Double](repeating: 0, count: classes * classes)
-    let isMSE = checkpoint.config.values["model.loss"] == .string("mse")
+    let isMSE = checkpoint.config.run.model.loss == .meanSquaredError
 
     dataset.forEachEvaluationBatch(rank: rank, ranks: ranks, batchSize: batchSize) { inputs, targets in
         let rows = inputs.shape[0]

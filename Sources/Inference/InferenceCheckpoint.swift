@@ -22,7 +22,7 @@ public struct LoadedCheckpoint {
 
     /// The loss the model was trained with, for evaluating its logits.
     public var loss: LossKind {
-        config.values["model.loss"] == .string("mse") ? .meanSquaredError : .crossEntropy
+        config.run.model.loss
     }
 }
 
@@ -81,8 +81,8 @@ public enum InferenceCheckpoint {
     /// The inference model the tensors of `file` describe, shaped by `config`.
     static func buildModel(_ file: TypedSafetensorsFile, config: ResolvedConfig) throws -> InferenceModel {
         func fail(_ reason: String) -> InferenceError { .unrecognizedModel(path: file.path, reason: reason) }
-        switch config.string("model.kind") {
-        case "mlp":
+        switch config.run.model.architecture {
+        case .mlp(_, let activation, _):
             var linears: [(weights: LinearWeights, bias: Tensor?)] = []
             while file.tensors["layers.\(linears.count).bias"] != nil {
                 let i = linears.count
@@ -92,9 +92,8 @@ public enum InferenceCheckpoint {
             for i in 1..<linears.count where linears[i].weights.inputs != linears[i - 1].weights.outputs {
                 throw fail("layers.\(i) takes \(linears[i].weights.inputs) inputs, layers.\(i - 1) gives \(linears[i - 1].weights.outputs)")
             }
-            let activation = Activation(rawValue: config.string("model.activation")) ?? .relu
             return InferenceNetwork.mlp(linears: linears, activation: activation)
-        case "cnn":
+        case .cnn:
             let conv1 = try dense(file, "conv1.weight"), conv2 = try dense(file, "conv2.weight")
             guard conv1.rank == 4, conv2.rank == 4, conv2.shape[1] == conv1.shape[0], conv1.shape[2] == conv2.shape[2] else {
                 throw fail("conv1.weight \(conv1.shape) and conv2.weight \(conv2.shape) are not a LeNet's")
@@ -107,7 +106,7 @@ public enum InferenceCheckpoint {
             let side = Int(Double(fc1.inputs / conv2.shape[0]).squareRoot().rounded())
             // Several image sides pool down to the same feature map; the data
             // set says which, else the smallest that fits is taken.
-            let known = ["mnist": 28, "fashion_mnist": 28][config.string("data.dataset")]
+            let known = ["mnist": 28, "fashion_mnist": 28][config.run.data.dataset]
             configuration.imageSize = known ?? ((side * 2 + kernel - 1) * 2 + kernel - 1)
             guard configuration.featureSize == side, configuration.flatFeatures == fc1.inputs else {
                 throw fail("fc1 takes \(fc1.inputs) features, which no \(configuration.imageSize)-pixel image gives")
@@ -116,20 +115,17 @@ public enum InferenceCheckpoint {
                                           conv1: ["weight": conv1, "bias": try dense(file, "conv1.bias")],
                                           conv2: ["weight": conv2, "bias": try dense(file, "conv2.bias")],
                                           fc1: (fc1, try dense(file, "fc1.bias")), fc2: (fc2, try dense(file, "fc2.bias")))
-        case "gpt":
+        case .gpt(let layers, let heads, let width, let context):
             let embedding = try file.entry("wte.weight")
-            let model = GPT(GPTConfiguration(vocabSize: embedding.shape[0], contextLength: config.int("model.context"),
-                                             layers: config.int("model.layers"), heads: config.int("model.heads"),
-                                             width: config.int("model.width"), dropout: 0),
+            let model = GPT(GPTConfiguration(vocabSize: embedding.shape[0], contextLength: context,
+                                             layers: layers, heads: heads, width: width, dropout: 0),
                             dropoutSeed: 0)
             for p in model.parameters.parameters {
                 let entry = try file.entry(p.name)
                 guard entry.shape == p.shape else { throw fail("tensor \(p.name) has shape \(entry.shape), expected \(p.shape)") }
                 model.parameters.value(p.name).buffer.update(fromContentsOf: try file.floats(p.name))
             }
-            return ModelInference(model, inputShape: [config.int("model.context")])
-        case let kind:
-            throw fail("model.kind \(kind) has no inference path")
+            return ModelInference(model, inputShape: [context])
         }
     }
 

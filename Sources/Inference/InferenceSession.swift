@@ -87,7 +87,7 @@ public final class InferenceSession {
             // one forward pass tells the class count whatever the form.
             let probe = checkpoint.model.logits(Tensor(zeros: [1] + inputShape))
             task = .classifier(classes: probe.count)
-            let dataset = checkpoint.config.string("data.dataset")
+            let dataset = checkpoint.config.run.data.dataset
             let isImage = dataset == "mnist" || dataset == "fashion_mnist"
             sampleShape = isImage && inputShape.reduce(1, *) == 784 ? [1, 28, 28] : inputShape
         }
@@ -146,9 +146,8 @@ public final class InferenceSession {
     /// The preprocessing of a checkpoint that did not record it, rebuilt the
     /// way the run built it; standardization statistics need the training data.
     private static func recomputedSteps(_ config: ResolvedConfig) throws -> [PreprocessingStep] {
-        guard config.values["data.normalize"] == .string("standardize") else {
-            let isImage = ["mnist", "fashion_mnist"].contains(config.string("data.dataset"))
-            return config.values["data.normalize"] == .string("scale") ? [.scale(isImage ? 1 / 255 : 1)] : []
+        guard config.run.data.normalize == .standardize else {
+            return config.run.data.normalize == .scale ? [.scale(config.run.data.isImages ? 1 / 255 : 1)] : []
         }
         let data = try RunComponents.loadData(config)
         return ((data.train as? PreprocessedDataset)?.steps ?? []).filter(\.changesValues)

@@ -5,9 +5,19 @@ import Yams
 /// ``ConfigSchema`` that applies, with a value.
 public struct ResolvedConfig: Sendable, Equatable {
     /// Values by dotted key; keys that do not apply to the chosen model or data set are absent.
-    public private(set) var values: [String: ConfigValue]
+    public var values: [String: ConfigValue] { table.values }
     /// The file the config came from.
     public let source: String
+    /// The same values typed: what the trainer, the data loaders and the
+    /// model builders read, built once here after validation.
+    public let run: RunConfig
+    private let table: ConfigTable
+
+    init(values: [String: ConfigValue], source: String) {
+        table = ConfigTable(values: values)
+        self.source = source
+        run = RunConfig(table)
+    }
 
     /// Loads `path`, applies `overrides` (`key=value`, YAML scalar or list syntax) and validates.
     ///
@@ -45,38 +55,11 @@ public struct ResolvedConfig: Sendable, Equatable {
     }
 
     /// The value of `key`; a programming error if the schema has no such key or it does not apply.
-    public subscript(key: String) -> ConfigValue {
-        guard let value = values[key] else { preconditionFailure("ResolvedConfig: no value for \(key)") }
-        return value
-    }
+    public subscript(key: String) -> ConfigValue { table[key] }
 
-    public func int(_ key: String) -> Int {
-        guard case .int(let v) = self[key] else { preconditionFailure("ResolvedConfig: \(key) is not an integer") }
-        return v
-    }
-
-    public func double(_ key: String) -> Double {
-        switch self[key] {
-        case .double(let v): return v
-        case .int(let v): return Double(v)
-        default: preconditionFailure("ResolvedConfig: \(key) is not a number")
-        }
-    }
-
-    public func bool(_ key: String) -> Bool {
-        guard case .bool(let v) = self[key] else { preconditionFailure("ResolvedConfig: \(key) is not a bool") }
-        return v
-    }
-
-    public func string(_ key: String) -> String {
-        guard case .string(let v) = self[key] else { preconditionFailure("ResolvedConfig: \(key) is not a string") }
-        return v
-    }
-
-    public func intList(_ key: String) -> [Int] {
-        guard case .intList(let v) = self[key] else { preconditionFailure("ResolvedConfig: \(key) is not a list") }
-        return v
-    }
+    func int(_ key: String) -> Int { table.int(key) }
+    func double(_ key: String) -> Double { table.double(key) }
+    func string(_ key: String) -> String { table.string(key) }
 
     /// The config as YAML, keys sorted: what a run directory records and what the digest covers.
     public var yaml: String {

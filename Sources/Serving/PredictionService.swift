@@ -57,8 +57,8 @@ public final class PredictionService: Sendable {
         parser = PredictRequestParser(maxBatch: options.maxBatch, maxTokens: options.maxTokens,
                                       sampleShape: checkpoint.sampleShape, classes: checkpoint.classCount)
         summary = [
-            "model": checkpoint.config.string("model.kind"),
-            "dataset": checkpoint.config.string("data.dataset"),
+            "model": checkpoint.config.run.model.kind,
+            "dataset": checkpoint.config.run.data.dataset,
             "checkpoint": checkpoint.directory.path,
             "step": String(checkpoint.state.step),
             "input": checkpoint.classCount > 0 ? "\(checkpoint.sampleShape)" : "prompt",

@@ -88,7 +88,7 @@ final class TrainCommandTests: ScratchTestCase {
         XCTAssertNotEqual(result.exitCode, 0)
         let messages = result.stderr.split(separator: "\n").filter { $0.contains("ddp: error:") }
         XCTAssertEqual(messages.count, 1, result.stderr)
-        XCTAssertTrue(messages.first?.contains("run.yaml:11: optimizer.lr: expected a number") ?? false, result.stderr)
+        XCTAssertTrue(messages.first?.contains("run.yaml:12: optimizer.lr: expected a number") ?? false, result.stderr)
         XCTAssertFalse(result.stderr.contains("Fatal error"), result.stderr)
     }
 

@@ -11,11 +11,37 @@ final class ConfigTests: XCTestCase {
 
     func testDefaultsFillEveryApplicableKey() throws {
         let config = try ResolvedConfig.parse(yaml: minimal, source: "m.yaml")
-        XCTAssertEqual(config.intList("model.hidden"), [1024, 1024])
-        XCTAssertEqual(config.int("training.batch_size"), 128)
-        XCTAssertEqual(config.string("optimizer.kind"), "sgd")
+        XCTAssertEqual(config.run.model.architecture, .mlp(hidden: [1024, 1024], activation: .relu, loss: .crossEntropy))
+        XCTAssertEqual(config.run.training.batchSize, 128)
+        XCTAssertEqual(config.run.optimizer.method, .sgd(momentum: 0.9, nesterov: false))
         XCTAssertNil(config.values["model.layers"], "GPT keys do not apply to an MLP")
         XCTAssertNil(config.values["optimizer.beta1"], "Adam keys do not apply to SGD")
+    }
+
+    /// Every kind of every choice key builds its typed part: each case reads
+    /// only keys that apply to it (a key that does not would trap here).
+    func testTypedConfigOfEveryKind() throws {
+        let cases: [(String, (RunConfig) -> Bool)] = [
+            ("model:\n  kind: cnn\ndata:\n  dataset: mnist", { $0.model.architecture == .cnn(channels: [16, 32], fcWidth: 128) && $0.data.isImages }),
+            ("model:\n  kind: gpt\ndata:\n  dataset: shakespeare",
+             { $0.model.architecture == .gpt(layers: 4, heads: 4, width: 128, context: 128) && $0.model.isLanguageModel }),
+            ("model:\n  kind: gpt\ndata:\n  dataset: synthetic_text\n  vocabulary: 7",
+             { $0.data.source == .syntheticText(samples: 16_384, vocabulary: 7) }),
+            ("model:\n  kind: mlp\n  loss: mse\n  activation: gelu\ndata:\n  dataset: csv\n  path: t.csv\n  label_column: 2",
+             { $0.model.loss == .meanSquaredError && $0.data.source == .csv(path: "t.csv", labelColumn: 2) }),
+            ("model:\n  kind: mlp\ndata:\n  dataset: iris\n  normalize: scale", { $0.data.source == .sklearn("iris") && $0.data.normalize == .scale }),
+            (minimal + "\noptimizer:\n  kind: adam\n  eps: 0.001", { $0.optimizer.method == .adam(beta1: 0.9, beta2: 0.999, epsilon: 0.001, decoupled: false) }),
+            (minimal + "\nschedule:\n  kind: step\n  gamma: 0.5", { $0.schedule == .step(every: 1000, gamma: 0.5) }),
+            (minimal + "\nschedule:\n  kind: cosine\n  warmup_steps: 9", { $0.schedule == .cosine(warmupSteps: 9, minimumRate: 0) }),
+            (minimal + "\nparallel:\n  gradient_dtype: bf16\n  transport: mpi\n  zero: 1",
+             { $0.parallel.gradientDType == .bf16 && $0.parallel.transport == .mpi && $0.parallel.zero == 1 }),
+            (minimal + "\ntraining:\n  nonfinite: skip\ncheckpoint:\n  keep_last: 5",
+             { $0.training.nonFinite == .skip && $0.checkpoint.keepLast == 5 && $0.schedule == .constant }),
+        ]
+        for (yaml, holds) in cases {
+            let config = try ResolvedConfig.parse(yaml: yaml, source: "k.yaml")
+            XCTAssertTrue(holds(config.run), "\(yaml)\n\(config.run)")
+        }
     }
 
     func testUnknownKeyNamesFileLineAndSuggestion() {
@@ -57,9 +83,10 @@ final class ConfigTests: XCTestCase {
     func testOverridesUseTheSameKeysAndChecks() throws {
         let config = try ResolvedConfig.parse(yaml: minimal, source: "m.yaml",
                                               overrides: ["training.epochs=3", "model.hidden=[32, 16]", "optimizer.kind=adamw"])
-        XCTAssertEqual(config.int("training.epochs"), 3)
-        XCTAssertEqual(config.intList("model.hidden"), [32, 16])
-        XCTAssertEqual(config.double("optimizer.beta2"), 0.999)
+        XCTAssertEqual(config.run.training.epochs, 3)
+        XCTAssertEqual(config.run.model.architecture, .mlp(hidden: [32, 16], activation: .relu, loss: .crossEntropy))
+        XCTAssertEqual(config.run.optimizer.method, .adam(beta1: 0.9, beta2: 0.999, epsilon: 1e-8, decoupled: true))
+        XCTAssertEqual(config.run.optimizer.kind, "adamw")
         XCTAssertThrowsError(try ResolvedConfig.parse(yaml: minimal, source: "m.yaml", overrides: ["training.epochs=-2"])) {
             XCTAssertEqual(($0 as? ConfigError)?.source, "--set")
         }

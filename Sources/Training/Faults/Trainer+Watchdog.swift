@@ -5,7 +5,7 @@ extension Trainer {
     /// The watchdog for `training.collective_timeout`, or `nil` when it is 0
     /// or there is nobody to wait for (one rank).
     static func makeWatchdog(config: ResolvedConfig, communicator: Communicator) -> CollectiveWatchdog? {
-        let timeout = config.double("training.collective_timeout")
+        let timeout = config.run.training.collectiveTimeout
         guard timeout > 0, communicator.size > 1 else { return nil }
         return CollectiveWatchdog(timeout: timeout, rank: communicator.rank)
     }

@@ -57,7 +57,7 @@ extension Trainer {
     /// `checkpoint.every` steps and at the end of the run.
     func checkpointDue(isLast: Bool) -> Bool {
         guard options.directory != nil, lastCheckpointStep != step else { return false }
-        let every = config.int("checkpoint.every")
+        let every = config.run.checkpoint.every
         return isLast || (every > 0 && step % every == 0)
     }
 
@@ -122,7 +122,7 @@ extension Trainer {
             }
             optimizerWriter = try SafetensorsWriter(
                 path: directory!.appendingPathComponent(CheckpointStore.optimizerFile).path, entries: entries,
-                metadata: ["format": "pt", "step": "\(step)", "optimizer": config.string("optimizer.kind"),
+                metadata: ["format": "pt", "step": "\(step)", "optimizer": config.run.optimizer.kind,
                            "step_count": "\(optimizer.stepCount)"])
         }
         // Parameters tile the flat buffer in offset order, so one state's
@@ -155,9 +155,9 @@ extension Trainer {
             let record = TrainerState(
                 format: TrainerState.currentFormat, step: step, samplerPosition: loader.position,
                 stepsPerEpoch: stepsPerEpoch, worldSize: communicator.size,
-                globalBatch: config.int("training.batch_size"), accumulation: accumulation,
+                globalBatch: config.run.training.batchSize, accumulation: accumulation,
                 trainSamples: data.train.count, parameterCount: parameters.count, dropoutGenerators: generators.map(\.hexWords),
-                optimizer: .init(kind: config.string("optimizer.kind"), stepCount: optimizer.stepCount,
+                optimizer: .init(kind: config.run.optimizer.kind, stepCount: optimizer.stepCount,
                                  stateNames: states.map(\.name),
                                  shards: shards.map { $0.map { [$0.lowerBound, $0.upperBound] } }),
                 config: config.yaml, configDigest: config.digest, vocabulary: data.vocabulary?.serialized,
@@ -169,7 +169,7 @@ extension Trainer {
                 .merging([CheckpointStore.stateFile: stateDigest]) { a, _ in a })
             directory = try store.publish(directory!, step: step)
             published = true
-            store.prune(keepLast: config.int("checkpoint.keep_last"), keepEvery: config.int("checkpoint.keep_every"))
+            store.prune(keepLast: config.run.checkpoint.keepLast, keepEvery: config.run.checkpoint.keepEvery)
         }
         // A half-written checkpoint would keep a full disk full and block the rerun.
         if failure != nil, !published, let directory { try? FileManager.default.removeItem(at: directory) }
@@ -282,7 +282,7 @@ extension Trainer {
            let generator = RandomGenerator(hexWords: state.dropoutGenerators[communicator.rank]) {
             model.dropoutGenerator = generator
         } else {
-            let seed = UInt64(config.int("training.seed"))
+            let seed = UInt64(config.run.training.seed)
             model.dropoutGenerator = RandomGenerator(seed: seed &+ UInt64(state.step), stream: 0xD0 &+ UInt64(communicator.rank))
         }
         loader.restore(state.samplerPosition)
@@ -364,8 +364,8 @@ extension Trainer {
             throw refuse("its model has \(state.parameterCount) parameters, this one \(model.parameters.count)")
         }
         if state.worldSize != communicator.size {
-            let batch = config.int("training.batch_size")
-            guard config.bool("training.drop_last") || data.train.count % batch == 0 else {
+            let batch = config.run.training.batchSize
+            guard config.run.training.dropLast || data.train.count % batch == 0 else {
                 throw refuse("it was written by \(state.worldSize) rank(s), this run has \(communicator.size), and with "
                              + "training.drop_last false and \(data.train.count) samples (not a multiple of the batch "
                              + "\(batch)) the padded sample order depends on the rank count; resume on "
@@ -490,7 +490,7 @@ extension Trainer {
         let flags = try communicator.allReduce([finite ? 0 : 1, stop ? 1 : 0] as [Int32], op: .max)
         preemptionPending = flags[1] != 0
         guard flags[0] != 0 else { return false }
-        if config.string("training.nonfinite") == "skip" {
+        if config.run.training.nonFinite == .skip {
             skippedSteps += 1
             return true
         }

@@ -95,8 +95,8 @@ public final class Trainer {
         faults = FaultInjection(rank: communicator.rank)
 
         let ranks = communicator.size
-        let globalBatch = config.int("training.batch_size")
-        accumulation = config.int("training.accumulation")
+        let globalBatch = config.run.training.batchSize
+        accumulation = config.run.training.accumulation
         guard globalBatch % (ranks * accumulation) == 0 else {
             throw ConfigError(source: config.source, key: "training.batch_size",
                               message: "\(globalBatch) does not split evenly over \(ranks) ranks × \(accumulation) micro-batches")
@@ -105,7 +105,7 @@ public final class Trainer {
 
         data = try RunComponents.loadData(config)
         model = try Self.makeModel(config, data: data, communicator: communicator)
-        let seed = UInt64(config.int("training.seed"))
+        let seed = UInt64(config.run.training.seed)
         model.initializeParameters(seed: seed)
         model.dropoutGenerator = RandomGenerator(seed: seed, stream: 0xD0 &+ UInt64(communicator.rank))
 
@@ -118,28 +118,28 @@ public final class Trainer {
         }
 
         let sampler = DistributedSampler(count: data.train.count, ranks: ranks, rank: communicator.rank, seed: seed,
-                                         shuffle: config.bool("training.shuffle"), dropLast: config.bool("training.drop_last"))
+                                         shuffle: config.run.training.shuffle, dropLast: config.run.training.dropLast)
         loader = BatchLoader(dataset: data.train, sampler: sampler, batchSize: microBatch)
         stepsPerEpoch = loader.batchesPerEpoch / accumulation
         guard stepsPerEpoch > 0 else {
             throw ConfigError(source: config.source, key: "training.batch_size",
                               message: "\(globalBatch) is larger than the \(data.train.count) training samples")
         }
-        let epochs = config.int("training.epochs"), steps = config.int("training.steps")
+        let epochs = config.run.training.epochs, steps = config.run.training.steps
         totalSteps = [epochs > 0 ? epochs * stepsPerEpoch : Int.max, steps > 0 ? steps : Int.max].min()!
 
         // ZeRO-1: this rank's optimizer holds state for its shard only.
-        let shards = config.int("parallel.zero") == 1 ? ParameterShards(count: model.parameters.count, ranks: ranks) : nil
+        let shards = config.run.parallel.zero == 1 ? ParameterShards(count: model.parameters.count, ranks: ranks) : nil
         optimizer = RunComponents.makeOptimizer(config, parameters: model.parameters,
                                                 shard: shards?.ranges[communicator.rank])
         schedule = RunComponents.makeSchedule(config, totalSteps: totalSteps)
         // Buckets are a unit of readiness on one host; across hosts a smaller
         // one starts crossing the network earlier (docs/benchmarks.md).
-        let bucketKey = try communicator.sharesOneNode() ? "parallel.bucket_mb" : "parallel.bucket_mb_across_hosts"
+        let bucketMB = try communicator.sharesOneNode() ? config.run.parallel.bucketMB : config.run.parallel.bucketMBAcrossHosts
         reducer = try GradientReducer(communicator: communicator, parameters: model.parameters,
-                                      bucketBytes: max(4, Int(config.double(bucketKey) * 1_048_576)),
-                                      overlap: config.bool("parallel.overlap"),
-                                      precision: config.string("parallel.gradient_dtype") == "bf16" ? .bfloat16 : .float32,
+                                      bucketBytes: max(4, Int(bucketMB * 1_048_576)),
+                                      overlap: config.run.parallel.overlap,
+                                      precision: config.run.parallel.gradientDType == .bf16 ? .bfloat16 : .float32,
                                       shards: shards, progress: options.progress)
 
         if isLeader, let directory = options.directory {
@@ -156,7 +156,7 @@ public final class Trainer {
     /// Builds the model, with its gradients in memory shared by the ranks
     /// when `parallel.transport` allows it and ranks share a host.
     static func makeModel(_ config: ResolvedConfig, data: DataSplits, communicator: Communicator) throws -> Model {
-        guard communicator.size > 1, config.string("parallel.transport") == "auto" else {
+        guard communicator.size > 1, config.run.parallel.transport == .auto else {
             return try RunComponents.makeModel(config, data: data)
         }
         let isLeader = communicator.rank == 0
@@ -165,7 +165,7 @@ public final class Trainer {
         let simulatedHosts = ProcessInfo.processInfo.environment["DDP_TEST_SIMULATED_HOSTS"].flatMap { Int($0) }
             .flatMap { $0 >= 1 && communicator.size % $0 == 0 ? $0 : nil }
         let allocator = SharedGradientBuffers.allocator(
-            communicator: communicator, singleHost: config.string("parallel.gradient_dtype") == "float32",
+            communicator: communicator, singleHost: config.run.parallel.gradientDType == .float32,
             simulatedHosts: simulatedHosts
         ) { error in
             // Several nodes are the normal case for MPI; a failure on one node is worth a line.
@@ -193,11 +193,11 @@ public final class Trainer {
     public func run() throws -> RunSummary {
         let display = isLeader ? ProgressDisplay(totalSteps: totalSteps == Int.max ? nil : totalSteps,
                                                  forcePlain: options.plainProgress) : nil
-        let logEvery = config.int("training.log_every")
-        let evalEvery = config.int("training.eval_every")
-        let consistencyEvery = config.int("parallel.consistency_every")
-        let clipNorm = Float(config.double("optimizer.clip_norm"))
-        let globalBatch = config.int("training.batch_size")
+        let logEvery = config.run.training.logEvery
+        let evalEvery = config.run.training.evalEvery
+        let consistencyEvery = config.run.parallel.consistencyEvery
+        let clipNorm = Float(config.run.optimizer.clipNorm)
+        let globalBatch = config.run.training.batchSize
 
         let runClock = Stopwatch()
         // A resumed run starts past 0; its throughput counts its own steps.
@@ -310,8 +310,8 @@ public final class Trainer {
 
     private func evaluateAndReport(display: ProgressDisplay?) throws -> EvaluationResult {
         let result = try evaluate(model, on: data.validation, communicator: communicator,
-                                  batchSize: config.int("training.eval_batch_size"),
-                                  maxBatches: config.int("training.eval_batches"))
+                                  batchSize: config.run.training.evalBatchSize,
+                                  maxBatches: config.run.training.evalBatches)
         var text = String(format: "eval step %d  %@ loss %.4f", step, data.validationName, result.loss)
         var record: [(String, MetricValue)] = [("kind", .string("eval")), ("split", .string(data.validationName)),
                                               ("step", .int(step)), ("loss", .double(result.loss))]
@@ -319,7 +319,7 @@ public final class Trainer {
             text += String(format: "  accuracy %.2f%%", accuracy * 100)
             record.append(("accuracy", .double(accuracy)))
         }
-        if config.string("model.kind") == "gpt" {
+        if config.run.model.isLanguageModel {
             text += String(format: "  perplexity %.3f", exp(result.loss))
             record.append(("perplexity", .double(exp(result.loss))))
         }

@@ -54,7 +54,7 @@ enum ScalingBenchmark {
         let solo = world.rank == 0 ? try Trainer(config: oneRankConfig, communicator: alone, options: options) : nil
         let together = try Trainer(config: config, communicator: world, options: options)
         let rate = together.schedule.learningRate(at: 0)
-        let clipNorm = Float(config.double("optimizer.clip_norm"))
+        let clipNorm = Float(config.run.optimizer.clipNorm)
 
         if let solo { try timeSteps(solo, count: warmup, learningRate: rate, clipNorm: clipNorm) }
         try waitIdly(world)
@@ -64,7 +64,7 @@ enum ScalingBenchmark {
         for _ in 0..<rounds {
             if let solo {
                 let seconds = try timeSteps(solo, count: steps, learningRate: rate, clipNorm: clipNorm)
-                single.append(Double(steps * oneRankConfig.int("training.batch_size")) / seconds)
+                single.append(Double(steps * oneRankConfig.run.training.batchSize) / seconds)
             }
             try waitIdly(world)
             try world.barrier()
@@ -72,7 +72,7 @@ enum ScalingBenchmark {
             let seconds = try world.allReduce(try timeSteps(together, count: steps, learningRate: rate, clipNorm: clipNorm),
                                               op: .max)
             let exposed = try world.allSum(together.reducer.exposedSeconds - exposedBefore) / Double(world.size)
-            parallel.append(Double(steps * config.int("training.batch_size")) / seconds)
+            parallel.append(Double(steps * config.run.training.batchSize) / seconds)
             exposedShares.append(exposed / seconds)
         }
         // Only rank 0 timed the one-rank phases.
@@ -81,7 +81,7 @@ enum ScalingBenchmark {
         single = oneRank
         let speedups = zip(parallel, single).map { $0 / $1 }
         let median = speedups.sorted()[speedups.count / 2]
-        return ScalingReport(rounds: rounds, oneRankBatch: oneRankConfig.int("training.batch_size"),
+        return ScalingReport(rounds: rounds, oneRankBatch: oneRankConfig.run.training.batchSize,
                              oneRankSamplesPerSecond: single, samplesPerSecond: parallel, speedups: speedups,
                              medianSpeedup: median, scalingEfficiency: median / Double(world.size),
                              exposedCommunicationShares: exposedShares,

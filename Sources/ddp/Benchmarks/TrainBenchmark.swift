@@ -91,7 +91,7 @@ enum TrainBenchmark {
         var options = RunOptions(directory: nil, plainProgress: true)
         options.progress = progress
         let trainer = try Trainer(config: config, communicator: world, options: options)
-        let clipNorm = Float(config.double("optimizer.clip_norm"))
+        let clipNorm = Float(config.run.optimizer.clipNorm)
         let rate = trainer.schedule.learningRate(at: 0)
         for _ in 0..<warmup { _ = try trainer.trainStep(learningRate: rate, clipNorm: clipNorm) }
 
@@ -111,24 +111,23 @@ enum TrainBenchmark {
         let averaging = try world.allSum(trainer.reducer.averagingSeconds) / Double(world.size)
         let reduced = trainer.reducer.reducedBytes / max(steps, 1)
 
-        let kind = config.string("model.kind")
-        let globalBatch = config.int("training.batch_size")
+        let kind = config.run.model.kind
+        let globalBatch = config.run.training.batchSize
         let stepSeconds = slowest / Double(steps)
         let samplesPerSecond = Double(globalBatch) / stepSeconds
         let parameterCount = trainer.model.parameters.count
         var flopsPerItem = 6 * Double(parameterCount)
         var itemsPerSecond = samplesPerSecond
         var tokensPerSecond: Double?
-        switch kind {
-        case "gpt":
-            let layers = config.int("model.layers"), context = config.int("model.context"), width = config.int("model.width")
+        switch config.run.model.architecture {
+        case .gpt(let layers, _, let width, let context):
             flopsPerItem = 6 * Double(parameterCount) + 12 * Double(layers * context * width)
             itemsPerSecond = samplesPerSecond * Double(context)
             tokensPerSecond = itemsPerSecond
-        case "cnn":
+        case .cnn:
             flopsPerItem = lenetTrainingFlops(config: config, inputShape: trainer.data.train.inputShape,
                                               classes: trainer.data.train.classCount ?? 10)
-        default:
+        case .mlp:
             break
         }
         let achieved = flopsPerItem * itemsPerSecond / 1e9
@@ -148,8 +147,8 @@ enum TrainBenchmark {
             model: kind, ranks: world.size, parameters: parameterCount, globalBatch: globalBatch,
             perRankBatch: perRankBatch, timedSteps: steps, progress: progress.rawValue,
             transport: trainer.reducer.transport.rawValue,
-            bucketMB: Double(trainer.reducer.bucketBytes) / 1_048_576, gradientDtype: config.string("parallel.gradient_dtype"),
-            zero: config.int("parallel.zero"),
+            bucketMB: Double(trainer.reducer.bucketBytes) / 1_048_576, gradientDtype: config.run.parallel.gradientDType.rawValue,
+            zero: config.run.parallel.zero,
             samplesPerSecond: samplesPerSecond, tokensPerSecond: tokensPerSecond,
             stepSeconds: stepSeconds, computeSeconds: stepSeconds - exposed / Double(steps),
             exposedCommunicationSeconds: exposed / Double(steps), averagingSeconds: averaging / Double(steps),
@@ -204,7 +203,7 @@ enum TrainBenchmark {
     /// Training FLOPs per image of the LeNet-style CNN: 6 × its multiply-adds
     /// (forward 2, backward 4), valid 5×5 convolutions and 2×2 pooling.
     static func lenetTrainingFlops(config: ResolvedConfig, inputShape: [Int], classes: Int) -> Double {
-        let channels = config.intList("model.channels"), hidden = config.int("model.fc_width")
+        guard case .cnn(let channels, let hidden) = config.run.model.architecture else { return 0 }
         let kernel = 5, side = inputShape[1], inputChannels = inputShape[0]
         let side1 = side - kernel + 1, side2 = side1 / 2 - kernel + 1, flat = channels[1] * (side2 / 2) * (side2 / 2)
         let macs = channels[0] * side1 * side1 * inputChannels * kernel * kernel

@@ -135,11 +135,11 @@ extension BenchCommand {
             }
             try runOnAllRanks(world) {
                 let resolved = try ResolvedConfig.load(path: config, overrides: overrides)
-                let timedSteps = steps ?? resolved.int("training.steps")
+                let timedSteps = steps ?? resolved.run.training.steps
                 var report = try TrainBenchmark.run(config: resolved, world: world, progress: mode,
                                                     warmup: warmup, steps: timedSteps)
                 if againstOneRank {
-                    let perRank = resolved.int("training.batch_size") / world.size
+                    let perRank = resolved.run.training.batchSize / world.size
                     let alone = try ResolvedConfig.load(path: config, overrides: overrides + ["training.batch_size=\(perRank)"])
                     report.scaling = try ScalingBenchmark.run(config: resolved, oneRankConfig: alone, world: world,
                                                               progress: mode, warmup: warmup, steps: timedSteps,

@@ -56,12 +56,12 @@ struct EvalCommand: ParsableCommand {
                 (dataset, name) = (data.validation, data.validationName)
             default:
                 throw InferenceError.invalidInput(
-                    source: "--split", reason: "\(opened.config.string("data.dataset")) has no \(split!) split; "
+                    source: "--split", reason: "\(opened.config.run.data.dataset) has no \(split!) split; "
                         + "its held-out split is \(data.validationName)")
             }
             loaded = opened
             result = try evaluateCheckpoint(opened, on: dataset, split: name, rank: world.rank, ranks: world.size,
-                                            batchSize: batchSize ?? opened.config.int("training.eval_batch_size"),
+                                            batchSize: batchSize ?? opened.config.run.training.evalBatchSize,
                                             sumOverRanks: { try world.allSum(&$0) })
         }
         guard world.rank == 0, let result, let loaded else { return }

@@ -69,12 +69,12 @@ struct TrainCommand: ParsableCommand {
             if leader, let trainer {
                 print("ddp: \(world.size) rank(s), \(OpenBLASKernel.summary())")
                 print("ddp: \(trainer.data.summary)")
-                print("ddp: \(resolved.string("model.kind")) with \(trainer.model.parameters.count) parameters, "
-                      + "\(trainer.totalSteps) steps of global batch \(resolved.int("training.batch_size")) "
+                print("ddp: \(resolved.run.model.kind) with \(trainer.model.parameters.count) parameters, "
+                      + "\(trainer.totalSteps) steps of global batch \(resolved.run.training.batchSize) "
                       + "(\(trainer.stepsPerEpoch) per epoch), run directory \(directory.path)")
                 let stateBytes = trainer.optimizer.stateBuffers.reduce(0) { $0 + $1.tensor.count * MemoryLayout<Float>.stride }
                 print("ddp: optimizer state \(stateBytes) bytes per rank"
-                      + (resolved.int("parallel.zero") == 1 ? " (ZeRO-1 shard of \(trainer.optimizer.shard.count) parameters)" : ""))
+                      + (resolved.run.parallel.zero == 1 ? " (ZeRO-1 shard of \(trainer.optimizer.shard.count) parameters)" : ""))
             }
         }
         guard let trainer else { return }
