@@ -3,6 +3,7 @@
 // swift-ddp: distributed data-parallel training in Swift on OpenMPI and OpenBLAS.
 // Targets are grouped by the architecture's layers; each imports only layers below it.
 
+import Foundation
 import PackageDescription
 
 let package = Package(
@@ -28,6 +29,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
+        // Hummingbird's own dependencies, named because Serving uses them directly:
+        // the connection limit is a NIO child channel, the drain a service group.
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.0.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.0.0"),
     ],
     targets: [
         // MARK: - Layer 1: C shims
@@ -105,6 +110,9 @@ let package = Package(
             dependencies: [
                 "Inference",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -174,3 +182,21 @@ let package = Package(
     // and strict-concurrency annotations there would add noise without safety.
     swiftLanguageModes: [.v5]
 )
+
+// MARK: - Fuzzing (not in the normal build)
+
+// libFuzzer targets over the parsers of files and requests. They exist only
+// when DDP_FUZZ is set, as `launch/fuzz.sh` does, since they need
+// `--sanitize=fuzzer` (which supplies main) and testable imports.
+if ProcessInfo.processInfo.environment["DDP_FUZZ"] != nil {
+    package.products.append(.executable(name: "ddp-fuzz", targets: ["ddp-fuzz"]))
+    package.targets.append(
+        .executableTarget(
+            name: "ddp-fuzz",
+            dependencies: ["Checkpoint", "DataPipeline", "Inference", "RunConfig", "Serving"],
+            path: "Fuzz/ddp-fuzz",
+            swiftSettings: [.unsafeFlags(["-parse-as-library"])]
+        )
+    )
+}
+

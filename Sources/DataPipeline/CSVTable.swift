@@ -88,7 +88,7 @@ public struct CSVTable: Sendable {
             dataLines = lines.dropFirst()
         case .sklearn:
             guard first.fields.count >= 2, let rows = Int(first.fields[0]), let features = Int(first.fields[1]),
-                  rows >= 0, features >= 0 else {
+                  rows >= 0, features >= 0, features < text.utf8.count else {
                 throw DataError.badHeader(file: file, line: first.number,
                                           reason: "expected 'samples,features,class names...'")
             }
@@ -103,7 +103,10 @@ public struct CSVTable: Sendable {
         }
 
         var values: [Float] = []
-        values.reserveCapacity(dataLines.count * columnCount)
+        // The header's column count is input: reserve only what the lines can fill.
+        if dataLines.count.multipliedReportingOverflow(by: columnCount).overflow == false {
+            values.reserveCapacity(min(dataLines.count * columnCount, text.utf8.count))
+        }
         var lineNumbers: [Int] = []
         lineNumbers.reserveCapacity(dataLines.count)
         for line in dataLines {

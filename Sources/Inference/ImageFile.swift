@@ -53,7 +53,11 @@ public struct ImageBatch: Equatable, Sendable {
 
     /// An IDX file of unsigned bytes: `[count, rows, columns]` or one `[rows, columns]` image.
     static func decodeIDX(_ bytes: [UInt8], source: String) throws -> ImageBatch {
+        guard bytes.count >= 4 else { throw InferenceError.invalidInput(source: source, reason: "IDX header is truncated") }
         let dimensions = Int(bytes[3])
+        guard dimensions == 2 || dimensions == 3 else {
+            throw InferenceError.invalidInput(source: source, reason: "IDX images have 2 or 3 dimensions, this file \(dimensions)")
+        }
         let header = 4 + 4 * dimensions
         guard bytes.count >= header else {
             throw InferenceError.invalidInput(source: source, reason: "IDX header is truncated")
@@ -65,7 +69,13 @@ public struct ImageBatch: Equatable, Sendable {
         guard count > 0, rows > 0, columns > 0 else {
             throw InferenceError.invalidInput(source: source, reason: "IDX file holds no pixels (dimensions \(sizes))")
         }
-        let total = count * rows * columns
+        // Each size is up to 2^32 - 1: the product is checked, and no file this size can hold it anyway.
+        let (plane, overflow1) = rows.multipliedReportingOverflow(by: columns)
+        let (total, overflow2) = plane.multipliedReportingOverflow(by: count)
+        guard !overflow1, !overflow2, total <= bytes.count else {
+            throw InferenceError.invalidInput(source: source,
+                                              reason: "IDX dimensions \(sizes) need more bytes than the file's \(bytes.count)")
+        }
         guard bytes.count == header + total else {
             throw InferenceError.invalidInput(source: source,
                                               reason: "IDX dimensions \(sizes) need \(header + total) bytes, the file has \(bytes.count)")
@@ -101,7 +111,7 @@ public struct ImageBatch: Equatable, Sendable {
         }
         let columns = try number("width"), rows = try number("height"), maxValue = try number("maxval")
         guard maxValue <= 65535 else { throw invalid("PGM maxval \(maxValue) exceeds 65535") }
-        guard rows * columns <= 1 << 26 else { throw invalid("PGM image \(columns)x\(rows) is implausibly large") }
+        guard columns <= 1 << 16, rows <= 1 << 16, rows * columns <= 1 << 26 else { throw invalid("PGM image \(columns)x\(rows) is implausibly large") }
         let scale = 255 / Float(maxValue)
         var pixels = [Float]()
         pixels.reserveCapacity(rows * columns)

@@ -31,7 +31,8 @@ enum PNGDecoder {
                 default: throw invalid("color type \(color) is not supported (gray, gray+alpha, RGB or RGBA only)")
                 }
                 guard interlace == 0 else { throw invalid("interlaced images are not supported") }
-                guard width > 0, height > 0, width * height <= 1 << 26 else {
+                // Each is a 32-bit field: bounded first, so that the product cannot overflow.
+                guard width > 0, height > 0, width <= 1 << 16, height <= 1 << 16, width * height <= 1 << 26 else {
                     throw invalid("image size \(width)x\(height) is not usable")
                 }
                 sawHeader = true

@@ -1,7 +1,9 @@
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import Inference
 import Logging
+import ServiceLifecycle
 
 /// How `ddp serve` runs.
 public struct ServiceOptions: Sendable {
@@ -17,11 +19,25 @@ public struct ServiceOptions: Sendable {
     public var maxBodyBytes: Int
     /// Most tokens one generation request may ask for.
     public var maxTokens: Int
+    /// A connection that sends nothing for this long, in the middle of a
+    /// request or between requests, is closed: half-sent requests and idle
+    /// keep-alive sockets do not hold the service's connections for ever.
+    public var idleTimeout: Duration
+    /// Connections open at once, at most; more are closed when accepted.
+    public var maxConnections: Int
+    /// After SIGTERM or SIGINT, how long the requests in flight may take to
+    /// finish before the service stops anyway.
+    public var drainTimeout: Duration
 
     public init(host: String = "127.0.0.1", port: Int = 8080, maxBatch: Int = 64, batchWindow: Duration = .milliseconds(2),
-                maxBodyBytes: Int = 1 << 20, maxTokens: Int = 1000) {
+                maxBodyBytes: Int = 1 << 20, maxTokens: Int = 1000, idleTimeout: Duration = .seconds(15),
+                maxConnections: Int = 1024, drainTimeout: Duration = .seconds(30)) {
         precondition(maxBatch >= 1, "ServiceOptions: maxBatch must be at least 1")
         precondition(maxBodyBytes >= 1, "ServiceOptions: maxBodyBytes must be at least 1")
+        precondition(maxConnections >= 1, "ServiceOptions: maxConnections must be at least 1")
+        self.idleTimeout = idleTimeout
+        self.maxConnections = maxConnections
+        self.drainTimeout = drainTimeout
         self.host = host
         self.port = port
         self.maxBatch = maxBatch
@@ -46,12 +62,15 @@ public final class PredictionService: Sendable {
     private let batcher: RequestBatcher
     private let parser: PredictRequestParser
     private let summary: [String: String]
+    private let connections: ConnectionLimit
 
     /// - Parameters:
     ///   - checkpoint: The model to serve; from now on only the service uses it.
     ///   - options: Address, batching and limits.
     public init(checkpoint: InferenceSession, options: ServiceOptions) {
         self.options = options
+        connections = ConnectionLimit(limit: options.maxConnections)
+        metrics.connectionCounts = { [connections] in connections.counts }
         engine = InferenceEngine(checkpoint)
         batcher = RequestBatcher(engine: engine, metrics: metrics, maxBatch: options.maxBatch, window: options.batchWindow)
         parser = PredictRequestParser(maxBatch: options.maxBatch, maxTokens: options.maxTokens,
@@ -96,8 +115,14 @@ public final class PredictionService: Sendable {
                 }
             }
         }
+        let idle = options.idleTimeout.components
+        let http1 = HTTP1Channel.Configuration(idleTimeout: .nanoseconds(idle.seconds * 1_000_000_000 + idle.attoseconds / 1_000_000_000))
+        let connections = self.connections
         let app = Application(
             router: router,
+            server: HTTPServerBuilder { responder in
+                ConnectionLimitedChannel(inner: HTTP1Channel(responder: responder, configuration: http1), limit: connections)
+            },
             configuration: .init(address: .hostname(options.host, port: options.port), serverName: "ddp-serve"),
             onServerRunning: { [options] channel in
                 onListening(channel.localAddress.map { "\($0.ipAddress ?? options.host):\($0.port ?? options.port)" }
@@ -105,7 +130,11 @@ public final class PredictionService: Sendable {
             },
             logger: logger
         )
-        try await app.runService()
+        // SIGTERM and SIGINT start a graceful shutdown: the listener closes,
+        // requests in flight finish (up to drainTimeout), then run returns.
+        var group = ServiceGroupConfiguration(services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        group.maximumGracefulShutdownDuration = options.drainTimeout
+        try await ServiceGroup(configuration: group).run()
     }
 
     /// Answers one prediction request; never throws, so every failure gets its own status and message.

@@ -43,6 +43,9 @@ public final class ServiceMetrics: @unchecked Sendable {
 
     public init() {}
 
+    /// Connections open now and refused so far (see ``ConnectionLimit``), read when rendering.
+    var connectionCounts: (@Sendable () -> (open: Int, refused: Int))?
+
     /// The paths reported by name; everything else is `other`, so that
     /// scanners probing random URLs cannot grow the label set without bound.
     static let knownPaths: Set<String> = ["/v1/predict", "/healthz", "/metrics"]
@@ -99,6 +102,14 @@ public final class ServiceMetrics: @unchecked Sendable {
         out += "# TYPE ddp_serve_request_duration_seconds histogram\n"
         for (path, histogram) in latency.sorted(by: { $0.key < $1.key }) {
             out += render(histogram, name: "ddp_serve_request_duration_seconds", labels: "path=\"\(path)\",")
+        }
+        if let (open, refused) = connectionCounts?() {
+            out += "# HELP ddp_serve_open_connections Client connections open now.\n"
+            out += "# TYPE ddp_serve_open_connections gauge\n"
+            out += "ddp_serve_open_connections \(open)\n"
+            out += "# HELP ddp_serve_refused_connections_total Connections closed on accept: --max-connections were open.\n"
+            out += "# TYPE ddp_serve_refused_connections_total counter\n"
+            out += "ddp_serve_refused_connections_total \(refused)\n"
         }
         out += "# HELP ddp_serve_batch_size Samples per forward pass of the model (batched requests).\n"
         out += "# TYPE ddp_serve_batch_size histogram\n"

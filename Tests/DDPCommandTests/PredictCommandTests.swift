@@ -16,6 +16,28 @@ final class PredictCommandTests: InferenceTestCase {
     /// A 5x3 gradient, distinct in every pixel.
     private let pixels: [UInt8] = (0..<15).map { UInt8($0 * 17) }
 
+    /// Found by `launch/fuzz.sh idx` and `png`: a file too short for its
+    /// magic, and 32-bit sizes whose product overflows, were crashes.
+    func testHostileImageHeadersAreErrorsNotCrashes() {
+        let huge: [UInt8] = [0xff, 0xff, 0xff, 0xff]
+        let cases: [(String, () throws -> ImageBatch)] = [
+            ("empty IDX", { try ImageBatch.decodeIDX([], source: "e.idx") }),
+            ("3-byte IDX", { try ImageBatch.decodeIDX([0, 0, 8], source: "s.idx") }),
+            ("IDX of 9 dimensions", { try ImageBatch.decodeIDX([0, 0, 8, 9] + [UInt8](repeating: 1, count: 36), source: "d.idx") }),
+            ("IDX of 2^32-1 cubed", { try ImageBatch.decodeIDX([0, 0, 8, 3] + huge + huge + huge, source: "h.idx") }),
+            ("PNG of 2^32-1 squared", {
+                try PNGDecoder.decode([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13] + Array("IHDR".utf8)
+                                      + huge + huge + [8, 0, 0, 0, 0, 0, 0, 0, 0], source: "h.png")
+            }),
+            ("PGM of 2^40 columns", { try ImageBatch.decodePGM(Array("P5\n1099511627776 2\n255\n".utf8), source: "h.pgm") }),
+        ]
+        for (name, decode) in cases {
+            XCTAssertThrowsError(try decode(), name) { error in
+                XCTAssertTrue(error is InferenceError, "\(name): \(error)")
+            }
+        }
+    }
+
     func testPGMBinaryAndPlainDecodeToTheSamePixels() throws {
         let binary = Array("P5\n# a comment\n5 3\n255\n".utf8) + pixels
         let plain = Array(("P2 5 3 255\n" + pixels.map(String.init).joined(separator: " ") + "\n").utf8)

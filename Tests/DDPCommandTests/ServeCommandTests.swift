@@ -95,6 +95,34 @@ final class ServeCommandTests: InferenceTestCase {
         return (status, bodyText)
     }
 
+    /// A connection to the service that the test holds open, sending `text` if given.
+    private func openConnection(_ port: Int, sending text: String? = nil) throws -> Int32 {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw POSIXError(.EMFILE) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else {
+            close(fd)
+            throw POSIXError(.ECONNREFUSED)
+        }
+        if let text { _ = Array(text.utf8).withUnsafeBytes { send(fd, $0.baseAddress!, $0.count, Int32(MSG_NOSIGNAL)) } }
+        return fd
+    }
+
+    /// Whether the service closes `fd` (the test reads end of file, or a reset) within `seconds`.
+    private func closedByServer(_ fd: Int32, within seconds: Double) -> Bool {
+        var timeout = timeval(tv_sec: Int(seconds), tv_usec: Int((seconds - Double(Int(seconds))) * 1e6))
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var byte: UInt8 = 0
+        let n = recv(fd, &byte, 1, 0)
+        return n == 0 || (n < 0 && errno == ECONNRESET)
+    }
+
     private func object(_ text: String) throws -> [String: Any] {
         try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any], text)
     }
@@ -202,6 +230,55 @@ final class ServeCommandTests: InferenceTestCase {
         XCTAssertTrue(metrics.body.contains("# TYPE ddp_serve_request_duration_seconds histogram"))
 
         stopped = true
+        XCTAssertEqual(server.stop(), 0, server.transcript)
+        XCTAssertTrue(server.transcript.contains("ddp: serve stopped"), server.transcript)
+    }
+
+    /// The service's resource bounds: a half-sent request does not hold its
+    /// connection past --idle-timeout, connections beyond --max-connections
+    /// are closed on accept while the open ones stay served, and SIGTERM
+    /// lets a request in flight finish before the exit 0.
+    func testIdleTimeoutConnectionCapAndDrainOnSIGTERM() throws {
+        let run = try trainRun(Self.classifierConfig, name: "bounded")
+        let server = try Server(arguments: ["--checkpoint", run.path, "--idle-timeout", "1.5", "--max-connections", "6",
+                                            "--batch-window-ms", "1500", "--drain-timeout", "20"])
+        var stopped = false
+        defer { if !stopped { _ = server.stop() } }
+        let port = server.port
+
+        // Half a request, then silence: closed after the idle timeout, not held.
+        let started = Date()
+        let halfSent = try openConnection(port, sending: "POST /v1/predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 50\r\n")
+        defer { close(halfSent) }
+        XCTAssertTrue(closedByServer(halfSent, within: 10), "a half-sent request held its connection")
+        XCTAssertGreaterThan(Date().timeIntervalSince(started), 1.0, "closed before the idle timeout")
+
+        // Six idle connections fill the cap; a seventh is closed at once.
+        let held = try (0..<6).map { _ in try openConnection(port) }
+        usleep(300_000)
+        let extra = try openConnection(port)
+        defer { close(extra) }
+        XCTAssertTrue(closedByServer(extra, within: 1), "a connection beyond --max-connections was kept")
+        held.forEach { close($0) }
+        usleep(300_000)
+        XCTAssertEqual(try http(port, "GET", "/healthz").status, 200, "served again once connections closed")
+        let metrics = try http(port, "GET", "/metrics").body
+        XCTAssertTrue(metrics.contains("ddp_serve_refused_connections_total "), metrics)
+        XCTAssertFalse(metrics.contains("ddp_serve_refused_connections_total 0\n"), metrics)
+
+        // A request waiting out the 1.5 s batch window when SIGTERM arrives is still answered.
+        let sample = "{\"inputs\": [[" + Array(repeating: "0.5", count: 12).joined(separator: ",") + "]]}"
+        var inFlight: (status: Int, body: String)?
+        let answered = DispatchSemaphore(value: 0)
+        DispatchQueue.global().async {
+            inFlight = try? self.http(port, "POST", "/v1/predict", body: sample)
+            answered.signal()
+        }
+        usleep(400_000)
+        stopped = true
+        kill(server.process.processIdentifier, SIGTERM)
+        XCTAssertEqual(answered.wait(timeout: .now() + 30), .success, "the request in flight was never answered")
+        XCTAssertEqual(inFlight?.status, 200, "\(String(describing: inFlight))")
         XCTAssertEqual(server.stop(), 0, server.transcript)
         XCTAssertTrue(server.transcript.contains("ddp: serve stopped"), server.transcript)
     }

@@ -33,6 +33,18 @@ final class CSVTests: XCTestCase {
         }
     }
 
+    /// Found by `launch/fuzz.sh csv`: a header's feature count is input, and
+    /// an absurd one was reserved as memory (and `features + 1` could overflow).
+    func testAbsurdSklearnHeaderCountsAreABadHeaderNotAnAllocation() throws {
+        for header in ["3,5555555555555555,a,b", "3,\(Int.max),a,b"] {
+            let file = try dir.write("huge.csv", text: header + "\n1.0,0\n2.0,1\n3.0,1\n")
+            XCTAssertThrowsError(try CSVTable.load(file: file), header) { error in
+                guard case DataError.badHeader = error else { return XCTFail("\(error)") }
+                XCTAssertTrue("\(error)".contains("huge.csv"), "\(error)")
+            }
+        }
+    }
+
     func testNoHeaderGzipAndLabelColumn() throws {
         let text = "0,1,2,3\n4,5,6,1\n"
         let file = try dir.write("digits.csv.gz", gzipStored(Array(text.utf8)))

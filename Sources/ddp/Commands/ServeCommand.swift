@@ -15,8 +15,10 @@ struct ServeCommand: ParsableCommand {
             Classifier:      curl -s localhost:8080/v1/predict -d '{"inputs": [[784 pixel values 0-255]]}'
                              curl -s localhost:8080/v1/predict -d '{"image": [[28 values], ... 28 rows], "top_k": 3}'
             Language model:  curl -s localhost:8080/v1/predict -d '{"prompt": "ROMEO:", "tokens": 100, "temperature": 0.8}'
-            Concurrent classification requests are batched into one forward pass. SIGTERM or
-            SIGINT stop accepting connections, finish the requests in flight, and exit 0.
+            Concurrent classification requests are batched into one forward pass. A connection silent for
+            --idle-timeout seconds is closed, and beyond --max-connections new ones are closed on accept.
+            SIGTERM or SIGINT stop accepting connections, finish the requests in flight (for at most
+            --drain-timeout seconds), and exit 0.
             """
     )
 
@@ -41,6 +43,15 @@ struct ServeCommand: ParsableCommand {
     @Option(name: .customLong("max-tokens"), help: "Most tokens one generation request may ask for.")
     var maxTokens: Int = 1000
 
+    @Option(name: .customLong("idle-timeout"), help: "Seconds a connection may send nothing (mid-request or between requests) before it is closed.")
+    var idleTimeout: Double = 15
+
+    @Option(name: .customLong("max-connections"), help: "Connections open at once; more are closed as they are accepted.")
+    var maxConnections: Int = 1024
+
+    @Option(name: .customLong("drain-timeout"), help: "Seconds the requests in flight get to finish after SIGTERM or SIGINT.")
+    var drainTimeout: Double = 30
+
     @Option(name: .customLong("data-dir"), help: "Where the data sets are (only for checkpoints without recorded preprocessing).")
     var dataDirectory: String?
 
@@ -52,6 +63,9 @@ struct ServeCommand: ParsableCommand {
         }
         guard maxBodyBytes >= 1 else { throw ValidationError("--max-body-bytes must be at least 1") }
         guard maxTokens >= 0 else { throw ValidationError("--max-tokens must not be negative") }
+        guard idleTimeout > 0 && idleTimeout <= 86_400 else { throw ValidationError("--idle-timeout must be in (0, 86400] seconds") }
+        guard maxConnections >= 1 else { throw ValidationError("--max-connections must be at least 1") }
+        guard drainTimeout >= 0 && drainTimeout <= 86_400 else { throw ValidationError("--drain-timeout must be in [0, 86400] seconds") }
     }
 
     func run() throws {
@@ -65,7 +79,9 @@ struct ServeCommand: ParsableCommand {
         }
         let options = ServiceOptions(host: host, port: port, maxBatch: maxBatch,
                                      batchWindow: .microseconds(Int64(batchWindowMilliseconds * 1000)),
-                                     maxBodyBytes: maxBodyBytes, maxTokens: maxTokens)
+                                     maxBodyBytes: maxBodyBytes, maxTokens: maxTokens,
+                                     idleTimeout: .milliseconds(Int64(idleTimeout * 1000)), maxConnections: maxConnections,
+                                     drainTimeout: .milliseconds(Int64(drainTimeout * 1000)))
         let service = PredictionService(checkpoint: model, options: options)
         let what = model.classCount > 0 ? "\(model.classCount)-class classifier, input \(model.sampleShape)" : "language model"
         var logger = Logger(label: "ddp.serve")
