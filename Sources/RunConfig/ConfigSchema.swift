@@ -133,6 +133,9 @@ public enum ConfigSchema {
         ConfigKey("training.collective_timeout", .double(0...86_400, lowerOpen: false), .double(300),
                   "Seconds a blocking collective (gradient reduction, loss sums, a whole evaluation or checkpoint write) may take before the watchdog aborts the job; 0 turns it off."),
 
+        ConfigKey("training.memory_fraction", .double(0...1, lowerOpen: true), .double(0.9),
+                  "Refuse a run whose estimated memory on a host (parameters, optimizer state, activations, batches, times the ranks on that host) exceeds this fraction of the memory available there."),
+
         ConfigKey("training.nonfinite", .choice(["stop", "skip"]), .string("stop"),
                   "A NaN or Inf in the loss or gradients on any rank: stop the run (the last checkpoint stays the last good one), or skip that step's update on every rank."),
 

@@ -245,6 +245,8 @@ extension RunConfig {
         public var collectiveTimeout: Double
         /// `training.nonfinite`.
         public var nonFinite: NonFinitePolicy
+        /// `training.memory_fraction`: of the memory available on a host, how much a run may plan to use.
+        public var memoryFraction: Double
 
         init(_ table: ConfigTable) {
             batchSize = table.int("training.batch_size")
@@ -260,6 +262,7 @@ extension RunConfig {
             accumulation = table.int("training.accumulation")
             collectiveTimeout = table.double("training.collective_timeout")
             nonFinite = NonFinitePolicy(rawValue: table.string("training.nonfinite"))!
+            memoryFraction = table.double("training.memory_fraction")
         }
     }
 

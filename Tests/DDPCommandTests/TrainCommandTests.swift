@@ -30,6 +30,30 @@ final class TrainCommandTests: ScratchTestCase {
     }
 
     /// `data.label_column` one past the CSV's last column is named, exit 2, no crash trace.
+    /// Issue 12's first finding: absurd sizes reached the allocator (exit 134,
+    /// "failed to allocate 3367254360064 bytes") or the OOM killer. They are
+    /// refused before anything is allocated, naming the key, with exit 2 and
+    /// no restart by `ddp launch`.
+    func testRunsThatCannotFitInMemoryAreRefusedBeforeAllocating() throws {
+        let config = try writeConfig(smallMLP)
+        let ddp = try MPIRun.executableURL(named: "ddp")
+        for (override, key) in [("training.batch_size=1073741824", "training.batch_size"),
+                                ("model.hidden=[65536, 65536]", "model.hidden")] {
+            let result = try MPIRun.runProcess(executable: ddp, arguments: [
+                "train", "--config", config, "--run-dir", scratch.appendingPathComponent("run").path,
+                "--set", override, "--set", "training.drop_last=false"], timeout: 60)
+            XCTAssertEqual(result.exitCode, 2, "\(override): \(result)")
+            XCTAssertTrue(result.stderr.contains("run.yaml: \(key): the run needs about"), result.stderr)
+            XCTAssertTrue(result.stderr.contains("training.memory_fraction"), result.stderr)
+            XCTAssertFalse(result.stderr.contains("Fatal error"), result.stderr)
+        }
+        let launched = try MPIRun.runProcess(executable: ddp, arguments: [
+            "launch", "-n", "1", "--config", config, "--run-dir", scratch.appendingPathComponent("launched").path,
+            "--restart-delay", "0", "--set", "model.hidden=[65536, 65536]"], timeout: 60)
+        XCTAssertEqual(launched.exitCode, 2, "\(launched)")
+        XCTAssertFalse(launched.stdout.contains("attempt 2"), "a config error is not restarted\n\(launched.stdout)")
+    }
+
     func testCSVLabelColumnOutsideTheFileIsABadInput() throws {
         let csv = scratch.appendingPathComponent("table.csv")
         try "1,2,0\n3,4,1\n5,6,0\n7,8,1\n".write(to: csv, atomically: true, encoding: .utf8)

@@ -104,6 +104,11 @@ public final class Trainer {
         let microBatch = globalBatch / (ranks * accumulation)
 
         data = try RunComponents.loadData(config)
+        guard !(config.run.training.dropLast && globalBatch > data.train.count) else {
+            throw ConfigError(source: config.source, key: "training.batch_size",
+                              message: "\(globalBatch) is larger than the \(data.train.count) training samples")
+        }
+        try Self.checkMemory(config, data: data, microBatch: microBatch, ranks: ranks)
         model = try Self.makeModel(config, data: data, communicator: communicator)
         let seed = UInt64(config.run.training.seed)
         model.initializeParameters(seed: seed)
@@ -155,6 +160,36 @@ public final class Trainer {
 
     /// Builds the model, with its gradients in memory shared by the ranks
     /// when `parallel.transport` allows it and ranks share a host.
+    /// Refuses a run that would not fit: its estimated memory, times the
+    /// ranks on this host, against `training.memory_fraction` of what the
+    /// host has available. Every rank reaches the same verdict (the same
+    /// config and data, and ranks share a host's memory).
+    ///
+    /// - Throws: ``ConfigError`` naming the keys that size the run.
+    static func checkMemory(_ config: ResolvedConfig, data: DataSplits, microBatch: Int, ranks: Int) throws {
+        guard let available = availableMemoryBytes() else { return }
+        let estimate = MemoryEstimate(config.run, inputShape: data.train.inputShape, classes: data.train.classCount ?? 1,
+                                      microBatch: microBatch, ranks: ranks)
+        // OpenMPI names the ranks sharing this node; alone otherwise.
+        let local = ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_LOCAL_SIZE"].flatMap(Int.init) ?? 1
+        let budget = available * config.run.training.memoryFraction
+        guard estimate.totalBytes * Double(local) <= budget else {
+            // Name the key behind the larger part.
+            let modelKey: String
+            switch config.run.model.architecture {
+            case .mlp: modelKey = "model.hidden"
+            case .cnn: modelKey = "model.fc_width"
+            case .gpt: modelKey = "model.width"
+            }
+            let key = estimate.parameterBytes > estimate.activationBytes + estimate.batchBytes ? modelKey : "training.batch_size"
+            throw ConfigError(source: config.source, key: key,
+                              message: "the run needs about \(estimate) × \(local) rank(s) on this host, more than "
+                                + "\(MemoryEstimate.format(budget)) (training.memory_fraction \(config.run.training.memoryFraction) "
+                                + "of the \(MemoryEstimate.format(available)) available); lower training.batch_size, "
+                                + "training.eval_batch_size or the model's size (model.*)")
+        }
+    }
+
     static func makeModel(_ config: ResolvedConfig, data: DataSplits, communicator: Communicator) throws -> Model {
         guard communicator.size > 1, config.run.parallel.transport == .auto else {
             return try RunComponents.makeModel(config, data: data)
