@@ -12,89 +12,6 @@ import Glibc
 /// batched, bad requests get 4xx answers that say why, the service stays
 /// up through all of it, and SIGTERM stops it cleanly.
 final class ServeCommandTests: InferenceTestCase {
-    /// A running `ddp serve`.
-    private final class Server {
-        let process = Process()
-        let port: Int
-        private let output = Pipe()
-        private(set) var transcript = ""
-
-        init(arguments: [String]) throws {
-            process.executableURL = try MPIRun.executableURL(named: "ddp")
-            process.arguments = ["serve", "--port", "0"] + arguments
-            process.environment = MPIRun.childEnvironment()
-            process.standardOutput = output
-            process.standardError = output
-            try process.run()
-            // The first line names the bound address; port 0 let the kernel pick a free one.
-            var line = ""
-            let handle = output.fileHandleForReading
-            while !line.contains("\n") {
-                let data = handle.availableData
-                if data.isEmpty { break }
-                line += String(decoding: data, as: UTF8.self)
-            }
-            transcript = line
-            guard let range = line.range(of: "on http://127.0.0.1:"),
-                  let port = Int(line[range.upperBound...].prefix { $0.isNumber }) else {
-                process.terminate()
-                throw ServeDidNotStart(output: line)
-            }
-            self.port = port
-        }
-
-        /// Sends SIGTERM and waits for the exit; the rest of the output is kept.
-        func stop() -> Int32 {
-            kill(process.processIdentifier, SIGTERM)
-            let deadline = Date().addingTimeInterval(30)
-            while process.isRunning && Date() < deadline { usleep(20_000) }
-            if process.isRunning { process.interrupt(); kill(process.processIdentifier, SIGKILL); return -1 }
-            transcript += String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            return process.terminationStatus
-        }
-    }
-
-    /// One HTTP/1.1 exchange over a fresh connection: status and body.
-    private func http(_ port: Int, _ method: String, _ path: String, body: String? = nil,
-                      raw: String? = nil) throws -> (status: Int, body: String) {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw POSIXError(.EIO) }
-        defer { close(fd) }
-        var timeout = timeval(tv_sec: 30, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard connected == 0 else { throw POSIXError(.ECONNREFUSED) }
-        let payload = Array((body ?? "").utf8)
-        let request = raw ?? "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
-            + "Content-Type: application/json\r\nContent-Length: \(payload.count)\r\n\r\n"
-        var bytes = Array(request.utf8) + (raw == nil ? payload : [])
-        var sent = 0
-        while sent < bytes.count {
-            let n = bytes.withUnsafeMutableBytes { send(fd, $0.baseAddress! + sent, $0.count - sent, Int32(MSG_NOSIGNAL)) }
-            if n <= 0 { break }  // the server may close early on an oversized body
-            sent += n
-        }
-        bytes = []
-        var response = [UInt8]()
-        var buffer = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let n = recv(fd, &buffer, buffer.count, 0)
-            if n <= 0 { break }
-            response += buffer[0..<n]
-        }
-        let text = String(decoding: response, as: UTF8.self)
-        guard let statusLine = text.split(separator: "\r\n").first, statusLine.hasPrefix("HTTP/1.1 "),
-              let status = Int(statusLine.dropFirst(9).prefix(3)) else { return (0, text) }
-        let bodyText = text.range(of: "\r\n\r\n").map { String(text[$0.upperBound...]) } ?? ""
-        return (status, bodyText)
-    }
-
     /// A connection to the service that the test holds open, sending `text` if given.
     private func openConnection(_ port: Int, sending text: String? = nil) throws -> Int32 {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
@@ -131,13 +48,13 @@ final class ServeCommandTests: InferenceTestCase {
     func testClassifierServiceBatchesValidatesAndStopsOnSIGTERM() throws {
         let run = try trainRun(Self.classifierConfig, name: "served")
         let session = try InferenceSession(path: run.path)
-        let server = try Server(arguments: ["--checkpoint", run.path, "--max-batch", "16", "--batch-window-ms", "100",
+        let server = try ServeProcess(arguments: ["--checkpoint", run.path, "--max-batch", "16", "--batch-window-ms", "100",
                                             "--max-body-bytes", "4096"])
         var stopped = false
         defer { if !stopped { _ = server.stop() } }
         let port = server.port
 
-        let health = try http(port, "GET", "/healthz")
+        let health = try httpExchange(port, "GET", "/healthz")
         XCTAssertEqual(health.status, 200, health.body)
         XCTAssertEqual(try object(health.body)["status"] as? String, "ok")
 
@@ -145,7 +62,7 @@ final class ServeCommandTests: InferenceTestCase {
         let samples: [[Float]] = (0..<3).map { i in (0..<12).map { Float(sin(Double(i * 12 + $0))) * 2 } }
         let body = "{\"inputs\": [" + samples.map { "[" + $0.map { "\($0)" }.joined(separator: ",") + "]" }.joined(separator: ",")
             + "], \"top_k\": 2}"
-        let answer = try http(port, "POST", "/v1/predict", body: body)
+        let answer = try httpExchange(port, "POST", "/v1/predict", body: body)
         XCTAssertEqual(answer.status, 200, answer.body)
         let predictions = try XCTUnwrap(try object(answer.body)["predictions"] as? [[String: Any]])
         let expected = session.classify(samples.flatMap { $0 }, rows: 3, topK: 2)
@@ -164,7 +81,7 @@ final class ServeCommandTests: InferenceTestCase {
         DispatchQueue.concurrentPerform(iterations: clients) { i in
             let sample = samples[i % 3]
             let single = "{\"inputs\": [[" + sample.map { "\($0)" }.joined(separator: ",") + "]]}"
-            let reply = try? http(port, "POST", "/v1/predict", body: single)
+            let reply = try? httpExchange(port, "POST", "/v1/predict", body: single)
             let label = reply.flatMap { try? JSONSerialization.jsonObject(with: Data($0.body.utf8)) as? [String: Any] }
                 .flatMap { ($0["predictions"] as? [[String: Any]])?.first?["label"] as? Int }
             lock.lock()
@@ -199,21 +116,21 @@ final class ServeCommandTests: InferenceTestCase {
             ("DELETE", "/healthz", nil, 405, "use GET"),
         ]
         for (method, path, text, status, message) in bad {
-            let reply = try http(port, method, path, body: text)
+            let reply = try httpExchange(port, method, path, body: text)
             XCTAssertEqual(reply.status, status, "\(method) \(path) \(text?.prefix(60) ?? ""): \(reply.body)")
             if !message.isEmpty { XCTAssertTrue(reply.body.contains(message), "\(reply.body) lacks \(message)") }
         }
         // A declared body over the limit is refused from its header alone.
-        let declared = try http(port, "", "", raw: "POST /v1/predict HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+        let declared = try httpExchange(port, "", "", raw: "POST /v1/predict HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
                                 + "Content-Type: application/json\r\nContent-Length: 100000000\r\n\r\n{}")
         XCTAssertEqual(declared.status, 413, declared.body)
         XCTAssertTrue(declared.body.contains("exceeds 4096 bytes"), declared.body)
         // Garbage that is not HTTP at all only closes that connection.
-        _ = try? http(port, "", "", raw: "\u{1}\u{2}GARBAGE\r\n\r\n")
+        _ = try? httpExchange(port, "", "", raw: "\u{1}\u{2}GARBAGE\r\n\r\n")
 
         // Still up, and the metrics account for everything.
-        XCTAssertEqual(try http(port, "GET", "/healthz").status, 200)
-        let metrics = try http(port, "GET", "/metrics")
+        XCTAssertEqual(try httpExchange(port, "GET", "/healthz").status, 200)
+        let metrics = try httpExchange(port, "GET", "/metrics")
         XCTAssertEqual(metrics.status, 200)
         let lines = metrics.body.split(separator: "\n").map(String.init)
         func value(_ prefix: String) -> Double? {
@@ -241,7 +158,7 @@ final class ServeCommandTests: InferenceTestCase {
     /// lets a request in flight finish before the exit 0.
     func testIdleTimeoutConnectionCapAndDrainOnSIGTERM() throws {
         let run = try trainRun(Self.classifierConfig, name: "bounded")
-        let server = try Server(arguments: ["--checkpoint", run.path, "--idle-timeout", "3", "--max-connections", "6",
+        let server = try ServeProcess(arguments: ["--checkpoint", run.path, "--idle-timeout", "3", "--max-connections", "6",
                                             "--batch-window-ms", "1500", "--drain-timeout", "20"])
         var stopped = false
         defer { if !stopped { _ = server.stop() } }
@@ -264,8 +181,8 @@ final class ServeCommandTests: InferenceTestCase {
         XCTAssertEqual(closedAtOnce, 3, "connections beyond --max-connections are closed, the others kept")
         held.forEach { close($0) }
         usleep(300_000)
-        XCTAssertEqual(try http(port, "GET", "/healthz").status, 200, "served again once connections closed")
-        let metrics = try http(port, "GET", "/metrics").body
+        XCTAssertEqual(try httpExchange(port, "GET", "/healthz").status, 200, "served again once connections closed")
+        let metrics = try httpExchange(port, "GET", "/metrics").body
         XCTAssertTrue(metrics.contains("ddp_serve_refused_connections_total "), metrics)
         XCTAssertFalse(metrics.contains("ddp_serve_refused_connections_total 0\n"), metrics)
 
@@ -274,7 +191,7 @@ final class ServeCommandTests: InferenceTestCase {
         var inFlight: (status: Int, body: String)?
         let answered = DispatchSemaphore(value: 0)
         DispatchQueue.global().async {
-            inFlight = try? self.http(port, "POST", "/v1/predict", body: sample)
+            inFlight = try? httpExchange(port, "POST", "/v1/predict", body: sample)
             answered.signal()
         }
         usleep(400_000)
@@ -288,10 +205,10 @@ final class ServeCommandTests: InferenceTestCase {
 
     func testLanguageModelServiceGeneratesAndRejectsBadPrompts() throws {
         let run = try trainRun(Self.gptConfig, name: "served-gpt")
-        let server = try Server(arguments: ["--checkpoint", run.path])
+        let server = try ServeProcess(arguments: ["--checkpoint", run.path])
         var stopped = false
         defer { if !stopped { _ = server.stop() } }
-        let reply = try http(server.port, "POST", "/v1/predict",
+        let reply = try httpExchange(server.port, "POST", "/v1/predict",
                              body: "{\"prompt\": \"1 2 3\", \"tokens\": 9, \"temperature\": 0.5, \"seed\": 3}")
         XCTAssertEqual(reply.status, 200, reply.body)
         XCTAssertEqual((try object(reply.body)["tokens"] as? [Int])?.count, 9)
@@ -300,19 +217,12 @@ final class ServeCommandTests: InferenceTestCase {
                                 ("{\"prompt\": \"1\", \"tokens\": -1}", "\\\"tokens\\\" = -1 is not in 0...1000"),
                                 ("{\"prompt\": \"1\", \"temperature\": \"hot\"}", "\\\"temperature\\\" must be a number"),
                                 ("{\"prompt\": \"abc\"}", "is not a token id")] {
-            let bad = try http(server.port, "POST", "/v1/predict", body: body)
+            let bad = try httpExchange(server.port, "POST", "/v1/predict", body: body)
             XCTAssertEqual(bad.status, 400, body)
             XCTAssertTrue(bad.body.contains(message), "\(bad.body) lacks \(message)")
         }
-        XCTAssertEqual(try http(server.port, "GET", "/healthz").status, 200)
+        XCTAssertEqual(try httpExchange(server.port, "GET", "/healthz").status, 200)
         stopped = true
         XCTAssertEqual(server.stop(), 0, server.transcript)
     }
-}
-
-/// `ddp serve` ended or printed something else before its "listening" line:
-/// a failure of the service, never a reason to skip its tests.
-struct ServeDidNotStart: Error, CustomStringConvertible {
-    let output: String
-    var description: String { "ddp serve did not start: \(output)" }
 }
