@@ -9,8 +9,10 @@
 #
 # Each target starts from its committed seeds in Fuzz/corpus/<target> and
 # grows a working corpus in .build/fuzz-corpus/<target> (kept between runs,
-# never committed). A crash, a leak, a timeout or memory beyond the limit
-# writes the input to .build/fuzz-artifacts/<target>/ and fails the script.
+# never committed). A crash (a trap, or a memory error AddressSanitizer
+# catches), a timeout or memory beyond the limit writes the input to
+# .build/fuzz-artifacts/<target>/ and fails the script. (Leak checking is
+# off: the Swift runtime's caches read as leaks.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,7 +20,9 @@ seconds=30
 targets=()
 while [ $# -gt 0 ]; do
     case "$1" in
-        --seconds) seconds="$2"; shift 2 ;;
+        --seconds)
+            [ $# -ge 2 ] && [ "$2" -gt 0 ] 2>/dev/null || { echo "fuzz: --seconds takes a positive number" >&2; exit 2; }
+            seconds="$2"; shift 2 ;;
         -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
         *) targets+=("$1"); shift ;;
     esac
@@ -50,6 +54,7 @@ for target in "${targets[@]}"; do
         result="FAILED (see $log and $artifacts/)"
         status=1
     fi
+    rm -rf /dev/shm/ddp-fuzz-* 2>/dev/null || true
     runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo '?')
     coverage=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*' || echo '?')
     corpus=$(ls "$work" | wc -l)

@@ -28,7 +28,13 @@ for kind in "${kinds[@]}"; do
         *) echo "sanitize: unknown sanitizer $kind (thread or address)" >&2; exit 2 ;;
     esac
     echo "sanitize: building with --sanitize=$kind"
-    swift build --build-tests --sanitize="$kind" --build-path ".build/$kind" 2>&1 | grep -E "error|warning: unable|Compiling|Build" | tail -2
+    mkdir -p ".build/$kind"
+    if ! swift build --build-tests --sanitize="$kind" --build-path ".build/$kind" >".build/$kind-build.log" 2>&1; then
+        echo "sanitize: $kind: the build failed" >&2
+        grep -E "error:" ".build/$kind-build.log" | head -20 >&2 || true
+        status=1
+        continue
+    fi
     echo "sanitize: running $filter"
     # Reports fail the run (and the child processes the tests start, which
     # inherit these options). The Swift runtime's backtracer stays out of
@@ -41,7 +47,7 @@ for kind in "${kinds[@]}"; do
     else
         status=1
         echo "sanitize: $kind: FAILED" >&2
-        grep -E "WARNING: ThreadSanitizer|ERROR: AddressSanitizer|SUMMARY|error:|failed \(" ".build/$kind/sanitize.log" | head -40 >&2
+        grep -E "WARNING: ThreadSanitizer|ERROR: AddressSanitizer|SUMMARY|error:|failed \(" ".build/$kind/sanitize.log" | head -40 >&2 || true
     fi
 done
 exit $status

@@ -20,9 +20,11 @@ public enum InflateError: Error, Equatable, Sendable {
 ///   - exactSize: Whether `capacity` bounds the output: a stream that would
 ///     fill it and go on is corrupt instead of growing the buffer.
 /// - Returns: The decompressed bytes.
-/// - Throws: ``InflateError``.
+/// - Throws: ``InflateError``; `corrupt` also for output beyond
+///   ``largestInflatedSize(of:)``, which no honest stream produces.
 public func inflateStream(_ compressed: [UInt8], capacity: Int, exactSize: Bool = false) throws -> [UInt8] {
-    var output = [UInt8](repeating: 0, count: capacity)
+    let limit = largestInflatedSize(of: compressed.count)
+    var output = [UInt8](repeating: 0, count: max(1, min(capacity, limit)))
     var produced = 0
     var stream = z_stream()
     guard czlib_inflate_init_auto(&stream) == Z_OK else { throw InflateError.couldNotStart }
@@ -34,8 +36,8 @@ public func inflateStream(_ compressed: [UInt8], capacity: Int, exactSize: Bool 
         stream.avail_in = UInt32(input.count)
         while true {
             if produced == output.count {
-                if exactSize { status = Z_DATA_ERROR; break }
-                output.append(contentsOf: repeatElement(0, count: output.count))
+                if exactSize || output.count >= limit { status = Z_DATA_ERROR; break }
+                output.append(contentsOf: repeatElement(0, count: min(output.count, limit - output.count)))
             }
             let room = min(output.count - produced, Int(UInt32.max))
             status = output.withUnsafeMutableBufferPointer { out -> Int32 in
@@ -59,4 +61,12 @@ public func inflateStream(_ compressed: [UInt8], capacity: Int, exactSize: Bool 
     default:
         throw InflateError.corrupt(stream.msg.map { String(cString: $0) } ?? "zlib error \(status)")
     }
+}
+
+/// The most bytes `compressedCount` bytes of DEFLATE can inflate to: the
+/// format's best ratio is 1032 to 1, so a header or size field promising
+/// more is a lie to refuse before allocating for it.
+public func largestInflatedSize(of compressedCount: Int) -> Int {
+    let (product, overflow) = compressedCount.multipliedReportingOverflow(by: 1032)
+    return overflow ? Int.max : product + 1 << 16
 }

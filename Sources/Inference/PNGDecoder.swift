@@ -49,6 +49,10 @@ enum PNGDecoder {
         guard sawHeader else { throw invalid("no IHDR chunk") }
         guard !compressed.isEmpty else { throw invalid("no image data (IDAT)") }
         let stride = width * channels
+        // A small file claiming a large image would otherwise allocate for it before inflating a byte.
+        guard height * (stride + 1) <= largestInflatedSize(of: compressed.count) else {
+            throw invalid("\(compressed.count) bytes of image data cannot hold a \(width)x\(height) image")
+        }
         let raw = try inflateAll(compressed, expected: height * (stride + 1), source: source)
         guard raw.count == height * (stride + 1) else {
             throw invalid("image data has \(raw.count) bytes, expected \(height * (stride + 1))")

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Training
 
 /// How one attempt of a launched job ended, and whether the launcher tries again.
@@ -19,16 +22,19 @@ public enum AttemptOutcome: Equatable, Sendable, CustomStringConvertible {
     ///   - exitCode: The exit status, or 128 + signal when `mpirun` was killed.
     ///   - stopRequested: Whether the launcher received a signal to stop or preempt.
     ///   - preemptionRequested: Whether that signal asked for a preemption
-    ///     (checkpoint and requeue). mpirun killed by a signal then counts as
-    ///     preempted: the signal reached it while it was starting, before it
-    ///     could pass it on, or OpenMPI 4.1 faulted in `orte_finalize` while
-    ///     ending on it (exit 139, seen under load). Either way the newest
-    ///     checkpoint stands and the job script must requeue.
+    ///     (checkpoint and requeue). mpirun ended by SIGUSR1 or SIGTERM then
+    ///     counts as preempted (the signal reached it while it was starting,
+    ///     before it could pass it on), and so does SIGSEGV: OpenMPI 4.1
+    ///     faults in `orte_finalize` while ending on the signal (exit 139,
+    ///     seen under load). Either way the newest checkpoint stands and the
+    ///     job script must requeue. Other signals (SIGKILL from the OOM
+    ///     killer, SIGABRT) stay failures.
     public init(exitCode: Int32, stopRequested: Bool, preemptionRequested: Bool = false) {
         switch exitCode {
         case JobExitCode.success: self = .succeeded
         case JobExitCode.preempted: self = .preempted
-        case 129..<160 where preemptionRequested: self = .preempted
+        case _ where preemptionRequested && [128 + SIGUSR1, 128 + SIGTERM, 128 + SIGSEGV].contains(exitCode):
+            self = .preempted
         case _ where stopRequested: self = .stopped(exitCode: exitCode)
         case JobExitCode.userError: self = .userError
         default: self = .failed(exitCode: exitCode)

@@ -20,6 +20,8 @@ public struct MemoryEstimate: Sendable, Equatable, CustomStringConvertible {
     public var activationBytes: Double
     /// The loader's batch buffers.
     public var batchBytes: Double
+    /// Of ``activationBytes``, the training micro-batch's.
+    public var trainingActivationBytes: Double
 
     /// Everything, per rank.
     public var totalBytes: Double { parameterBytes + activationBytes + batchBytes }
@@ -40,11 +42,14 @@ public struct MemoryEstimate: Sendable, Equatable, CustomStringConvertible {
     /// `microBatch` samples per rank and step, over `ranks` ranks.
     ///
     /// Computed in Double: a product of absurd sizes must not overflow an `Int`.
-    public init(_ config: RunConfig, inputShape: [Int], classes: Int, microBatch: Int, ranks: Int) {
+    public init(_ config: RunConfig, inputShape: [Int], classes: Int, microBatch: Int, ranks: Int,
+                validationSamples: Int = .max) {
         let features = inputShape.map(Double.init).reduce(1, *)
         let classes = Double(classes)
         let batch = Double(microBatch)
-        let evalBatch = (Double(config.training.evalBatchSize) / Double(ranks)).rounded(.up)
+        // An evaluation batch is at most the rank's share of the split.
+        let evalBatch = min((Double(config.training.evalBatchSize) / Double(ranks)).rounded(.up),
+                            (Double(validationSamples) / Double(ranks)).rounded(.up))
         // Floats per sample kept by forward and backward (outputs, input gradients, masks, workspaces).
         var perSample: Double
         var evalPerSample: Double
@@ -80,9 +85,39 @@ public struct MemoryEstimate: Sendable, Equatable, CustomStringConvertible {
         let sharded = config.parallel.zero == 1 ? optimizerStates / Double(ranks) : optimizerStates
         // Value, gradient, optimizer state, and a copy for the exchange.
         parameterBytes = 4 * parameters * (3 + sharded)
-        activationBytes = 4 * (batch * perSample + evalBatch * evalPerSample)
+        trainingActivationBytes = 4 * batch * perSample
+        activationBytes = trainingActivationBytes + 4 * evalBatch * evalPerSample
         // Two batch buffers (one being filled ahead), inputs and targets.
         batchBytes = 4 * 2 * batch * (features + max(classes, 1))
+    }
+}
+
+extension MemoryEstimate {
+    /// The config key behind the largest part, for the message that refuses the run.
+    public func dominantKey(_ config: RunConfig) -> String {
+        let evaluation = activationBytes - trainingActivationBytes
+        if parameterBytes >= max(trainingActivationBytes + batchBytes, evaluation) {
+            switch config.model.architecture {
+            case .mlp: return "model.hidden"
+            case .cnn: return "model.fc_width"
+            case .gpt: return "model.width"
+            }
+        }
+        return evaluation > trainingActivationBytes + batchBytes ? "training.eval_batch_size" : "training.batch_size"
+    }
+
+    /// The bytes a generated (synthetic) data set takes, from the config alone;
+    /// `nil` for data sets read from files, whose size the files bound.
+    public static func generatedDataBytes(_ config: RunConfig) -> Double? {
+        switch config.data.source {
+        case .syntheticClasses(let samples, let features, _):
+            return 4 * Double(samples) * (Double(features) + 1)
+        case .syntheticText(let samples, _):
+            // The token stream, and its windows' inputs and targets.
+            return 4 * Double(samples) * Double(config.model.context ?? 1) * 3
+        default:
+            return nil
+        }
     }
 }
 

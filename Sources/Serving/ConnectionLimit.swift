@@ -1,4 +1,5 @@
 import Foundation
+import Hummingbird
 import HummingbirdCore
 import Logging
 import NIOCore
@@ -44,7 +45,9 @@ final class ConnectionLimit: @unchecked Sendable {
     }
 }
 
-/// An HTTP/1 server child channel whose connections count against a ``ConnectionLimit``.
+/// An HTTP/1 server child channel whose connections count against a
+/// ``ConnectionLimit``; one over the limit is answered 503 (with
+/// `Retry-After`) and closed, without reading its request.
 struct ConnectionLimitedChannel: ServerChildChannel {
     typealias Value = HTTP1Channel.Value
 
@@ -58,7 +61,17 @@ struct ConnectionLimitedChannel: ServerChildChannel {
     func handle(value: Value, logger: Logger) async {
         guard limit.acquire() else {
             // Through the async channel, which must finish its writer before it goes.
-            try? await value.executeThenClose { _, _ in }
+            try? await value.executeThenClose { _, outbound in
+                let body = ByteBuffer(string: "{\"error\":\"the service has \(limit.limit) connections open; retry later\"}")
+                var fields = HTTPFields()
+                fields[.contentType] = "application/json"
+                fields[.contentLength] = String(body.readableBytes)
+                fields[.retryAfter] = "1"
+                fields[.connection] = "close"
+                try await outbound.write(.head(HTTPResponse(status: .serviceUnavailable, headerFields: fields)))
+                try await outbound.write(.body(body))
+                try await outbound.write(.end(nil))
+            }
             return
         }
         defer { limit.release() }

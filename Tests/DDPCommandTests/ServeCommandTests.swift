@@ -14,19 +14,7 @@ import Glibc
 final class ServeCommandTests: InferenceTestCase {
     /// A connection to the service that the test holds open, sending `text` if given.
     private func openConnection(_ port: Int, sending text: String? = nil) throws -> Int32 {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw POSIXError(.EMFILE) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard connected == 0 else {
-            close(fd)
-            throw POSIXError(.ECONNREFUSED)
-        }
+        let fd = try connectToLoopback(port)
         if let text { _ = Array(text.utf8).withUnsafeBytes { send(fd, $0.baseAddress!, $0.count, Int32(MSG_NOSIGNAL)) } }
         return fd
     }
@@ -177,8 +165,15 @@ final class ServeCommandTests: InferenceTestCase {
         var watched = held.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
         usleep(1_000_000)
         _ = poll(&watched, nfds_t(watched.count), 0)
-        let closedAtOnce = watched.filter { $0.revents != 0 }.count
-        XCTAssertEqual(closedAtOnce, 3, "connections beyond --max-connections are closed, the others kept")
+        let refused = watched.filter { $0.revents != 0 }
+        XCTAssertEqual(refused.count, 3, "connections beyond --max-connections are refused, the others kept")
+        for connection in refused {
+            var reply = [UInt8](repeating: 0, count: 512)
+            let n = recv(connection.fd, &reply, reply.count, 0)
+            let text = String(decoding: reply.prefix(max(n, 0)), as: UTF8.self)
+            XCTAssertTrue(text.hasPrefix("HTTP/1.1 503"), text)
+            XCTAssertTrue(text.contains("retry later"), text)
+        }
         held.forEach { close($0) }
         usleep(300_000)
         XCTAssertEqual(try httpExchange(port, "GET", "/healthz").status, 200, "served again once connections closed")

@@ -46,14 +46,10 @@ public final class ServeProcess {
     }
 }
 
-/// One HTTP/1.1 exchange over a fresh connection: status and body.
-public func httpExchange(_ port: Int, _ method: String, _ path: String, body: String? = nil,
-                  raw: String? = nil) throws -> (status: Int, body: String) {
+/// A TCP connection to `127.0.0.1:port`, which the caller closes.
+public func connectToLoopback(_ port: Int) throws -> Int32 {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    guard fd >= 0 else { throw POSIXError(.EIO) }
-    defer { close(fd) }
-    var timeout = timeval(tv_sec: 30, tv_usec: 0)
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    guard fd >= 0 else { throw POSIXError(.EMFILE) }
     var address = sockaddr_in()
     address.sin_family = sa_family_t(AF_INET)
     address.sin_port = in_port_t(UInt16(port).bigEndian)
@@ -61,7 +57,20 @@ public func httpExchange(_ port: Int, _ method: String, _ path: String, body: St
     let connected = withUnsafePointer(to: &address) {
         $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
     }
-    guard connected == 0 else { throw POSIXError(.ECONNREFUSED) }
+    guard connected == 0 else {
+        close(fd)
+        throw POSIXError(.ECONNREFUSED)
+    }
+    return fd
+}
+
+/// One HTTP/1.1 exchange over a fresh connection: status and body.
+public func httpExchange(_ port: Int, _ method: String, _ path: String, body: String? = nil,
+                  raw: String? = nil) throws -> (status: Int, body: String) {
+    let fd = try connectToLoopback(port)
+    defer { close(fd) }
+    var timeout = timeval(tv_sec: 30, tv_usec: 0)
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
     let payload = Array((body ?? "").utf8)
     let request = raw ?? "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
         + "Content-Type: application/json\r\nContent-Length: \(payload.count)\r\n\r\n"

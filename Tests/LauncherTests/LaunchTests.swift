@@ -77,6 +77,8 @@ final class LaunchTests: ScratchTestCase {
             XCTAssertEqual(AttemptOutcome(exitCode: code, stopRequested: true, preemptionRequested: false), .stopped(exitCode: code))
         }
         XCTAssertEqual(AttemptOutcome(exitCode: 1, stopRequested: true, preemptionRequested: true), .stopped(exitCode: 1))
+        // The OOM killer's SIGKILL during a preemption is still a failure to report, not a checkpointed stop.
+        XCTAssertEqual(AttemptOutcome(exitCode: 137, stopRequested: true, preemptionRequested: true), .stopped(exitCode: 137))
     }
 
     // MARK: - Run directory

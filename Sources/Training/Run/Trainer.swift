@@ -103,12 +103,20 @@ public final class Trainer {
         }
         let microBatch = globalBatch / (ranks * accumulation)
 
+        // A generated data set is as large as the config says: checked before it exists.
+        if let bytes = MemoryEstimate.generatedDataBytes(config.run) {
+            try Self.checkMemory(config, needing: bytes, described: MemoryEstimate.format(bytes) + " of generated data per rank",
+                                 key: "data.samples", communicator: communicator)
+        }
         data = try RunComponents.loadData(config)
         guard !(config.run.training.dropLast && globalBatch > data.train.count) else {
             throw ConfigError(source: config.source, key: "training.batch_size",
                               message: "\(globalBatch) is larger than the \(data.train.count) training samples")
         }
-        try Self.checkMemory(config, data: data, microBatch: microBatch, ranks: ranks)
+        let estimate = MemoryEstimate(config.run, inputShape: data.train.inputShape, classes: data.train.classCount ?? 1,
+                                      microBatch: microBatch, ranks: ranks, validationSamples: data.validation.count)
+        try Self.checkMemory(config, needing: estimate.totalBytes, described: "\(estimate)", key: estimate.dominantKey(config.run),
+                             communicator: communicator)
         model = try Self.makeModel(config, data: data, communicator: communicator)
         let seed = UInt64(config.run.training.seed)
         model.initializeParameters(seed: seed)
@@ -161,32 +169,28 @@ public final class Trainer {
     /// Builds the model, with its gradients in memory shared by the ranks
     /// when `parallel.transport` allows it and ranks share a host.
     /// Refuses a run that would not fit: its estimated memory, times the
-    /// ranks on this host, against `training.memory_fraction` of what the
-    /// host has available. Every rank reaches the same verdict (the same
-    /// config and data, and ranks share a host's memory).
+    /// ranks on each host, against `training.memory_fraction` of what that
+    /// host has available. Collective: the hosts' figures are reduced first,
+    /// so that every rank reaches the same verdict (a rank refusing alone
+    /// would leave the others in the next collective).
     ///
-    /// - Throws: ``ConfigError`` naming the keys that size the run.
-    static func checkMemory(_ config: ResolvedConfig, data: DataSplits, microBatch: Int, ranks: Int) throws {
-        guard let available = availableMemoryBytes() else { return }
-        let estimate = MemoryEstimate(config.run, inputShape: data.train.inputShape, classes: data.train.classCount ?? 1,
-                                      microBatch: microBatch, ranks: ranks)
-        // OpenMPI names the ranks sharing this node; alone otherwise.
-        let local = ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_LOCAL_SIZE"].flatMap(Int.init) ?? 1
+    /// - Parameter estimate: The bytes one rank needs.
+    /// - Throws: ``ConfigError`` naming `key`.
+    static func checkMemory(_ config: ResolvedConfig, needing estimate: Double, described: String, key: String,
+                            communicator: Communicator) throws {
+        let host = try communicator.splitByHost()
+        let available = availableMemoryBytes() ?? .infinity
+        // The tightest host decides: the largest share of its budget one host's ranks would take.
         let budget = available * config.run.training.memoryFraction
-        guard estimate.totalBytes * Double(local) <= budget else {
-            // Name the key behind the larger part.
-            let modelKey: String
-            switch config.run.model.architecture {
-            case .mlp: modelKey = "model.hidden"
-            case .cnn: modelKey = "model.fc_width"
-            case .gpt: modelKey = "model.width"
-            }
-            let key = estimate.parameterBytes > estimate.activationBytes + estimate.batchBytes ? modelKey : "training.batch_size"
+        let share = try communicator.allReduce(estimate * Double(host.size) / budget, op: .max)
+        guard share <= 1 else {
+            let mostRanks = try communicator.allReduce(host.size, op: .max)
+            let leastBudget = try communicator.allReduce(budget, op: .min)
             throw ConfigError(source: config.source, key: key,
-                              message: "the run needs about \(estimate) × \(local) rank(s) on this host, more than "
-                                + "\(MemoryEstimate.format(budget)) (training.memory_fraction \(config.run.training.memoryFraction) "
-                                + "of the \(MemoryEstimate.format(available)) available); lower training.batch_size, "
-                                + "training.eval_batch_size or the model's size (model.*)")
+                              message: "the run needs about \(described) × \(mostRanks) rank(s) on a host, more than "
+                                + "\(MemoryEstimate.format(leastBudget)) (training.memory_fraction "
+                                + "\(config.run.training.memoryFraction) of the memory available there); lower "
+                                + "training.batch_size, training.eval_batch_size, the data set's size or the model's (model.*)")
         }
     }
 

@@ -97,7 +97,7 @@ struct LaunchCommand: ParsableCommand {
             let outcome = AttemptOutcome(exitCode: exitCode, stopRequested: signals.stopRequested,
                                          preemptionRequested: signals.preemptionRequested)
             if outcome == .preempted && exitCode != JobExitCode.preempted {
-                say("mpirun ended by signal \(exitCode - 128) after the forwarded SIGUSR1; the newest checkpoint stands")
+                say("mpirun ended by signal \(exitCode - 128) after the preemption signal was forwarded; the newest checkpoint stands")
             }
             let after = RunProgress(runDirectory: runURL)
             outcomes.append((outcome, after.stepsDone))
