@@ -91,6 +91,8 @@ public final class PredictionService: Sendable {
     /// - Throws: When the address cannot be bound.
     public func run(logger: Logger, onListening: @escaping @Sendable (String) -> Void) async throws {
         let router = Router()
+        let shutdown = ShutdownNotice()
+        router.add(middleware: CloseOnShutdownMiddleware(notice: shutdown))
         router.add(middleware: MetricsMiddleware(metrics: metrics))
         router.add(middleware: JSONErrorMiddleware())
         router.get("/healthz") { _, _ in
@@ -132,7 +134,10 @@ public final class PredictionService: Sendable {
         )
         // SIGTERM and SIGINT start a graceful shutdown: the listener closes,
         // requests in flight finish (up to drainTimeout), then run returns.
-        var group = ServiceGroupConfiguration(services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        // Services shut down last first: the notice learns of the shutdown before the server quiesces.
+        var group = ServiceGroupConfiguration(
+            services: [.init(service: app), .init(service: shutdown, successTerminationBehavior: .ignore)],
+            gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         group.maximumGracefulShutdownDuration = options.drainTimeout
         try await ServiceGroup(configuration: group).run()
     }
