@@ -7,13 +7,19 @@ import Training
 // `ddp launch` must answer a stop signal at any moment, also before its
 // handlers exist: the signals wait, blocked, until `SignalForwarder` takes
 // them (a blocked signal stays pending across the relaunch's exec).
-if CommandLine.arguments.dropFirst().first == "launch" { SignalForwarder.holdSignals() }
+// A rank of `ddp train` likewise: a SIGUSR1 forwarded by mpirun while the rank
+// starts must be recorded (the run then stops at its first step boundary
+// with the preemption code), not kill the rank, which would abort the job.
+let subcommand = CommandLine.arguments.dropFirst().first
+if subcommand == "launch" { SignalForwarder.holdSignals() }
+if subcommand == "train" { PreemptionSignal.holdSignals() }
 
 // OpenBLAS reads OPENBLAS_CORETYPE only at load time, so the fix for its
 // misdetected kernel has to be a fresh image of this process; it must happen
 // before MPI starts, while the process is still free to replace itself.
 OpenBLASKernel.relaunchIfNeeded()
 OpenBLASKernel.pinToOneThreadUnlessRequested()
+if subcommand == "train" { PreemptionSignal.installAndRelease() }
 
 // ArgumentParser exits with 64 (EX_USAGE) for a bad command line; the
 // documented code for any bad input is 2, which job scripts and `ddp launch`

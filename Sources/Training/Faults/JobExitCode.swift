@@ -7,6 +7,9 @@ import MPI
 public enum JobExitCode {
     /// The run finished.
     public static let success: Int32 = 0
+    /// What a command found is not well (`ddp inspect`: a file does not match
+    /// its record), or a service stopped on an error (`ddp serve` could not bind).
+    public static let failure: Int32 = 1
     /// Bad input: a config, data set, checkpoint or argument. Restarting cannot help.
     public static let userError: Int32 = 2
     /// MPI could not start, or an MPI call failed: a runtime failure, which

@@ -39,6 +39,28 @@ public enum PreemptionSignal {
         }
     }
 
+    /// Blocks SIGTERM and SIGUSR1 in this thread (and the threads and images
+    /// it starts later: a blocked signal stays pending across exec), so that
+    /// one arriving before ``install()`` waits instead of killing the rank.
+    public static func holdSignals() {
+        var set = sigset_t()
+        sigemptyset(&set)
+        sigaddset(&set, SIGTERM)
+        sigaddset(&set, SIGUSR1)
+        pthread_sigmask(SIG_BLOCK, &set, nil)
+    }
+
+    /// Installs the handlers, then unblocks what ``holdSignals()`` blocked:
+    /// a signal that came meanwhile is delivered now, and recorded.
+    public static func installAndRelease() {
+        install()
+        var set = sigset_t()
+        sigemptyset(&set)
+        sigaddset(&set, SIGTERM)
+        sigaddset(&set, SIGUSR1)
+        pthread_sigmask(SIG_UNBLOCK, &set, nil)
+    }
+
     /// The signal received, or 0 when none has come.
     public static var received: Int32 {
         Int32(flag.pointee)

@@ -34,7 +34,7 @@ struct BenchCommand: ParsableCommand {
             for text in sizes {
                 guard let value = parseByteSize(text), value >= 4 else {
                     if world.rank == 0 { printError("--sizes: '\(text)' is not a size like 4KiB, 1MiB or 65536") }
-                    throw ExitCode(2)
+                    throw ExitCode(JobExitCode.userError)
                 }
                 bytes.append(value)
             }
@@ -131,7 +131,7 @@ extension BenchCommand {
             let mode = (MPI.providedThreadLevel ?? .single) >= .serialized ? progress : .polling
             if againstOneRank && world.size < 2 {
                 printError("--against-one-rank compares with the ranks of this job; start it with mpirun -np 2 or more")
-                throw ExitCode(2)
+                throw ExitCode(JobExitCode.userError)
             }
             try runOnAllRanks(world) {
                 let resolved = try ResolvedConfig.load(path: config, overrides: overrides)

@@ -43,7 +43,7 @@ struct InspectCommand: ParsableCommand {
             }
             print(text(report))
         }
-        if !intact { throw ExitCode(1) }
+        if !intact { throw ExitCode(JobExitCode.failure) }
     }
 
     private func text(_ report: CheckpointReport) -> String {

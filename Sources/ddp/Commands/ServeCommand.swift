@@ -105,7 +105,7 @@ struct ServeCommand: ParsableCommand {
         finished.wait()
         if let error = failure.error {
             printError("serve: \(error)")
-            throw ExitCode(1)
+            throw ExitCode(JobExitCode.failure)
         }
         print("ddp: serve stopped")
     }

@@ -9,7 +9,7 @@ func startWorld() throws -> Communicator {
         try MPI.initialize(threadLevel: .funneled)
     } catch {
         printError("cannot start MPI: \(error)")
-        throw ExitCode(3)
+        throw ExitCode(JobExitCode.mpiStartFailure)
     }
     return MPI.world
 }
