@@ -160,10 +160,6 @@ data:
   samples: 2048
   features: 16
   classes: 4
-optimizer:
-  kind: sgd
-  lr: 0.1
-  momentum: 0.9
 training:
   batch_size: 32
   steps: 30
@@ -172,6 +168,10 @@ training:
   eval_every: 30
 checkpoint:
   every: 10
+optimizer:
+  kind: sgd
+  lr: 0.1
+  momentum: 0.9
 EOF
     run_dir="$work/run/tiny"
 }

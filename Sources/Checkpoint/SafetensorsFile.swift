@@ -6,15 +6,19 @@ import Glibc
 /// A safetensors file opened for reading: the header parsed and checked
 /// against the file's size, the data read on demand into caller buffers.
 ///
-/// Only Float32 tensors are accepted; that is all this project writes.
+/// A training checkpoint holds only F32 tensors; a compressed one mixes in
+/// I8. The caller names the dtypes it reads, and any other is an error.
 public final class SafetensorsFile {
     /// One tensor's place in the file.
     public struct Tensor: Equatable, Sendable {
-        public let shape: [Int]
+        public let entry: SafetensorsEntry
         /// Absolute byte offset of the first element.
         public let byteOffset: Int
+
+        public var shape: [Int] { entry.shape }
+        public var dtype: TensorDType { entry.dtype }
         /// The number of elements.
-        public var count: Int { shape.reduce(1, *) }
+        public var count: Int { entry.count }
     }
 
     /// The file.
@@ -25,27 +29,36 @@ public final class SafetensorsFile {
     public let names: [String]
     /// The `__metadata__` strings.
     public let metadata: [String: String]
+    /// The file's size in bytes.
+    public let byteCount: Int
     private let fd: Int32
 
     /// Opens `path` and validates its header.
     ///
+    /// - Parameters:
+    ///   - path: The file.
+    ///   - dtypes: The element types the caller reads; a tensor of another is an error.
     /// - Throws: ``CheckpointError`` naming `path` when it is missing, shorter
-    ///   than its header says, or not a safetensors file of Float32 tensors.
-    public init(path: String) throws {
+    ///   than its header says, or not a safetensors file of `dtypes` tensors.
+    public init(path: String, dtypes: Set<TensorDType> = [.f32]) throws {
         self.path = path
-        let file = try CheckedSafetensors(path: path) { entry in
-            guard entry.dtype == "F32" else {
-                throw CheckpointError.malformed(path: path, reason: "tensor \(entry.name) is \(entry.dtype), only F32 is supported")
-            }
-            return MemoryLayout<Float>.size
-        }
         var tensors: [String: Tensor] = [:]
+        let file = try CheckedSafetensors(path: path) { entry in
+            guard let dtype = TensorDType(rawValue: entry.dtype), dtypes.contains(dtype) else {
+                let expected = TensorDType.allCases.filter(dtypes.contains).map(\.rawValue).joined(separator: " and ")
+                throw CheckpointError.malformed(path: path, reason: "tensor \(entry.name) is \(entry.dtype), only \(expected) is supported")
+            }
+            return dtype.size
+        }
         for entry in file.entries {
-            tensors[entry.name] = Tensor(shape: entry.shape, byteOffset: file.dataOffset + entry.begin)
+            // CheckedSafetensors accepted only the dtypes above, and non-negative shapes.
+            let typed = SafetensorsEntry(name: entry.name, shape: entry.shape, dtype: TensorDType(rawValue: entry.dtype)!)
+            tensors[entry.name] = Tensor(entry: typed, byteOffset: file.dataOffset + entry.begin)
         }
         self.tensors = tensors
         self.names = file.entries.map(\.name)
         self.metadata = file.metadata
+        self.byteCount = file.fileSize
         self.fd = file.fd
     }
 
@@ -53,7 +66,7 @@ public final class SafetensorsFile {
         close(fd)
     }
 
-    /// The entry called `name`.
+    /// The tensor called `name`.
     ///
     /// - Throws: ``CheckpointError/malformed(path:reason:)`` when there is none.
     public func tensor(_ name: String) throws -> Tensor {
@@ -61,16 +74,52 @@ public final class SafetensorsFile {
         return tensor
     }
 
-    /// Reads elements `elements` of tensor `name` into `destination`.
+    /// The name, shape and dtype of tensor `name`.
     ///
-    /// - Throws: ``CheckpointError`` when the tensor is missing or the read fails.
+    /// - Throws: ``CheckpointError/malformed(path:reason:)`` when there is none.
+    public func entry(_ name: String) throws -> SafetensorsEntry {
+        try tensor(name).entry
+    }
+
+    /// Reads elements `elements` of the F32 tensor `name` into `destination`.
+    ///
+    /// - Throws: ``CheckpointError`` when the tensor is missing, not F32, or the read fails.
     public func read(_ name: String, elements: Range<Int>, into destination: UnsafeMutablePointer<Float>) throws {
-        let entry = try tensor(name)
-        precondition(elements.lowerBound >= 0 && elements.upperBound <= entry.count,
-                     "SafetensorsFile: elements \(elements) outside tensor \(name) of \(entry.count)")
+        let tensor = try check(name, .f32)
+        precondition(elements.lowerBound >= 0 && elements.upperBound <= tensor.count,
+                     "SafetensorsFile: elements \(elements) outside tensor \(name) of \(tensor.count)")
         let size = MemoryLayout<Float>.size
         try readExactly(fd: fd, into: UnsafeMutableRawBufferPointer(start: destination, count: elements.count * size),
-                        at: entry.byteOffset + elements.lowerBound * size, path: path)
+                        at: tensor.byteOffset + elements.lowerBound * size, path: path)
+    }
+
+    /// The whole F32 tensor `name`.
+    ///
+    /// - Throws: ``CheckpointError`` when it is missing, not F32, or unreadable.
+    public func floats(_ name: String) throws -> [Float] {
+        try readWhole(name, as: Float.self, .f32)
+    }
+
+    /// The whole I8 tensor `name`.
+    ///
+    /// - Throws: ``CheckpointError`` when it is missing, not I8, or unreadable.
+    public func int8s(_ name: String) throws -> [Int8] {
+        try readWhole(name, as: Int8.self, .i8)
+    }
+
+    private func readWhole<Element: Numeric>(_ name: String, as _: Element.Type, _ dtype: TensorDType) throws -> [Element] {
+        let tensor = try check(name, dtype)
+        var values = [Element](repeating: 0, count: tensor.count)
+        try values.withUnsafeMutableBytes { try readExactly(fd: fd, into: $0, at: tensor.byteOffset, path: path) }
+        return values
+    }
+
+    private func check(_ name: String, _ dtype: TensorDType) throws -> Tensor {
+        let tensor = try tensor(name)
+        guard tensor.dtype == dtype else {
+            throw CheckpointError.malformed(path: path, reason: "tensor \(name) is \(tensor.dtype.rawValue), expected \(dtype.rawValue)")
+        }
+        return tensor
     }
 }
 

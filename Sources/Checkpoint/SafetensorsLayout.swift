@@ -78,8 +78,8 @@ func tensorByteCount(shape: [Int], elementSize: Int) -> Int? {
 }
 
 /// A safetensors file opened for reading, its header parsed and checked
-/// against the file: what ``SafetensorsFile`` and ``TypedSafetensorsFile``
-/// share. The caller owns (and closes) `fd`.
+/// against the file: what ``SafetensorsFile``
+/// builds on. The caller owns (and closes) `fd`.
 struct CheckedSafetensors {
     let fd: Int32
     /// The file's size in bytes.

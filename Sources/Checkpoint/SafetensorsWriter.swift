@@ -2,21 +2,6 @@
 import Glibc
 #endif
 
-/// The name and shape of one Float32 tensor in a safetensors file.
-public struct SafetensorsEntry: Equatable, Sendable {
-    public let name: String
-    public let shape: [Int]
-
-    public init(name: String, shape: [Int]) {
-        precondition(shape.allSatisfy { $0 >= 0 }, "SafetensorsEntry: negative dimension in \(shape) of \(name)")
-        self.name = name
-        self.shape = shape
-    }
-
-    /// The number of elements.
-    public var count: Int { shape.reduce(1, *) }
-}
-
 /// Writes a safetensors file by streaming tensors straight from live buffers.
 ///
 /// The format: an 8-byte little-endian header length N, N bytes of JSON
@@ -25,7 +10,10 @@ public struct SafetensorsEntry: Equatable, Sendable {
 /// the data. Since every shape is known up front the header is written
 /// first, and the data follows in entry order through ``append(_:count:)``
 /// with no staging copy: a checkpoint never holds a second model in memory.
-/// The SHA-256 of every byte written is computed on the way.
+/// Tensors may be F32 or I8 (compressed models store int8 weights, which
+/// the Python `safetensors` package reads); each piece appended must match
+/// the dtype of the tensors it fills. The SHA-256 of every byte written is
+/// computed on the way.
 public final class SafetensorsWriter {
     /// The file being written.
     public let path: String
@@ -33,7 +21,9 @@ public final class SafetensorsWriter {
     public let entries: [SafetensorsEntry]
     private var fd: Int32
     private let hasher = SHA256()
-    private var remainingElements: Int
+    // The tensor the next appended byte belongs to, and how many of its bytes are written.
+    private var current = 0
+    private var writtenOfCurrent = 0
     private var bytesWritten = 0
 
     /// Creates (or truncates) `path` and writes the header.
@@ -49,7 +39,6 @@ public final class SafetensorsWriter {
         precondition(!entries.contains { $0.name == "__metadata__" }, "SafetensorsWriter: reserved name __metadata__")
         self.path = path
         self.entries = entries
-        remainingElements = entries.reduce(0) { $0 + $1.count }
         fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw CheckpointError.io(path: path, operation: "open", errno: errno) }
 
@@ -74,9 +63,10 @@ public final class SafetensorsWriter {
         }
         var offset = 0
         for entry in entries {
-            let end = offset + entry.count * MemoryLayout<Float>.size
+            let end = offset + entry.byteCount
             let shape = entry.shape.map(String.init).joined(separator: ",")
-            parts.append("\(jsonString(entry.name)):{\"dtype\":\"F32\",\"shape\":[\(shape)],\"data_offsets\":[\(offset),\(end)]}")
+            parts.append("\(jsonString(entry.name)):{\"dtype\":\"\(entry.dtype.rawValue)\",\"shape\":[\(shape)],"
+                         + "\"data_offsets\":[\(offset),\(end)]}")
             offset = end
         }
         return "{" + parts.joined(separator: ",") + "}"
@@ -104,14 +94,43 @@ public final class SafetensorsWriter {
     }
 
     /// Appends `count` floats of tensor data, continuing the current tensor
-    /// or starting the next: tensors may arrive in several pieces.
+    /// or starting the next: tensors may arrive in several pieces, and a
+    /// piece may span several F32 tensors.
     ///
     /// - Throws: ``CheckpointError/io(path:operation:errno:)``.
     public func append(_ values: UnsafePointer<Float>, count: Int) throws {
-        precondition(count <= remainingElements,
-                     "SafetensorsWriter: \(count) more elements than the header declares for \(path)")
-        remainingElements -= count
+        advance(by: count * MemoryLayout<Float>.size, of: .f32)
         try writeBytes(UnsafeRawBufferPointer(start: values, count: count * MemoryLayout<Float>.size))
+    }
+
+    /// Appends Float32 tensor data.
+    public func append(_ values: [Float]) throws {
+        try values.withUnsafeBufferPointer { buffer in
+            guard let base = buffer.baseAddress else { return }
+            try append(base, count: buffer.count)
+        }
+    }
+
+    /// Appends int8 tensor data.
+    public func append(_ values: [Int8]) throws {
+        advance(by: values.count, of: .i8)
+        try values.withUnsafeBytes { try writeBytes($0) }
+    }
+
+    /// Moves past `bytes` bytes of the tensors still to write, which must all be `dtype`.
+    private func advance(by bytes: Int, of dtype: TensorDType) {
+        var left = bytes
+        while left > 0 {
+            precondition(current < entries.count, "SafetensorsWriter: more data than the header of \(path) declares")
+            let entry = entries[current]
+            let room = entry.byteCount - writtenOfCurrent
+            precondition(room == 0 || entry.dtype == dtype,
+                         "SafetensorsWriter: \(entry.name) in \(path) is \(entry.dtype.rawValue), got \(dtype.rawValue) data")
+            let taken = min(room, left)
+            left -= taken
+            writtenOfCurrent += taken
+            if writtenOfCurrent == entry.byteCount { (current, writtenOfCurrent) = (current + 1, 0) }
+        }
     }
 
     /// Flushes the file to disk and closes it.
@@ -119,8 +138,8 @@ public final class SafetensorsWriter {
     /// - Returns: The SHA-256 of the whole file, as hex.
     /// - Throws: ``CheckpointError/io(path:operation:errno:)``.
     public func finish() throws -> (sha256: String, bytes: Int) {
-        precondition(remainingElements == 0,
-                     "SafetensorsWriter: \(remainingElements) elements declared in the header of \(path) were never written")
+        precondition(entries[current...].allSatisfy { $0.byteCount == 0 } && writtenOfCurrent == 0,
+                     "SafetensorsWriter: tensors declared in the header of \(path) were never written")
         let result = fsync(fd)
         let code = errno
         close(fd)

@@ -61,10 +61,7 @@ public struct TrainerState: Codable, Equatable, Sendable {
         public var shards: [[Int]]?
 
         public init(kind: String, stepCount: Int, stateNames: [String], shards: [[Int]]?) {
-            self.kind = kind
-            self.stepCount = stepCount
-            self.stateNames = stateNames
-            self.shards = shards
+            (self.kind, self.stepCount, self.stateNames, self.shards) = (kind, stepCount, stateNames, shards)
         }
     }
 
@@ -74,8 +71,7 @@ public struct TrainerState: Codable, Equatable, Sendable {
         public var sha256: String
 
         public init(bytes: Int, sha256: String) {
-            self.bytes = bytes
-            self.sha256 = sha256
+            (self.bytes, self.sha256) = (bytes, sha256)
         }
     }
 
@@ -83,21 +79,11 @@ public struct TrainerState: Codable, Equatable, Sendable {
                 globalBatch: Int, accumulation: Int, trainSamples: Int, parameterCount: Int,
                 dropoutGenerators: [[String]], optimizer: OptimizerRecord, config: String, configDigest: String,
                 vocabulary: String?, files: [String: FileRecord], inputPreprocessing: [PreprocessingStep]? = nil) {
-        self.format = format
-        self.step = step
-        self.samplerPosition = samplerPosition
-        self.stepsPerEpoch = stepsPerEpoch
-        self.worldSize = worldSize
-        self.globalBatch = globalBatch
-        self.accumulation = accumulation
-        self.trainSamples = trainSamples
-        self.parameterCount = parameterCount
-        self.dropoutGenerators = dropoutGenerators
-        self.optimizer = optimizer
-        self.config = config
-        self.configDigest = configDigest
-        self.vocabulary = vocabulary
-        self.files = files
+        (self.format, self.step, self.samplerPosition) = (format, step, samplerPosition)
+        (self.stepsPerEpoch, self.worldSize, self.globalBatch) = (stepsPerEpoch, worldSize, globalBatch)
+        (self.accumulation, self.trainSamples, self.parameterCount) = (accumulation, trainSamples, parameterCount)
+        (self.dropoutGenerators, self.optimizer, self.config) = (dropoutGenerators, optimizer, config)
+        (self.configDigest, self.vocabulary, self.files) = (configDigest, vocabulary, files)
         self.inputPreprocessing = inputPreprocessing
     }
 

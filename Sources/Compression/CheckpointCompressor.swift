@@ -187,16 +187,16 @@ public enum CheckpointCompressor {
 
     /// The tensors of the compressed model, in forward order.
     static func compressedTensors(_ store: ParameterStore, kind: String, options: CompressionOptions,
-                                  record: inout CompressionRecord, log: (String) -> Void) throws -> [(TypedTensorEntry, Payload)] {
-        var out: [(TypedTensorEntry, Payload)] = []
+                                  record: inout CompressionRecord, log: (String) -> Void) throws -> [(SafetensorsEntry, Payload)] {
+        var out: [(SafetensorsEntry, Payload)] = []
         func dense(_ name: String, _ tensor: Tensor) {
-            out.append((TypedTensorEntry(name: name, dtype: .f32, shape: tensor.shape), .floats(tensor.array)))
+            out.append((SafetensorsEntry(name: name, shape: tensor.shape, dtype: .f32), .floats(tensor.array)))
         }
         func matrix(_ name: String, _ tensor: Tensor) {
             guard options.quantizeInt8 else { return dense(name, tensor) }
             let q = QuantizedMatrix(quantizing: tensor)
-            out.append((TypedTensorEntry(name: name, dtype: .i8, shape: tensor.shape), .int8(q.values)))
-            out.append((TypedTensorEntry(name: name + ".scale", dtype: .f32, shape: [q.rows]), .floats(q.scales)))
+            out.append((SafetensorsEntry(name: name, shape: tensor.shape, dtype: .i8), .int8(q.values)))
+            out.append((SafetensorsEntry(name: name + ".scale", shape: [q.rows], dtype: .f32), .floats(q.scales)))
             record.quantized.append(name)
         }
         for p in store.parameters.reversed() {
@@ -226,13 +226,13 @@ public enum CheckpointCompressor {
 
     /// Writes the checkpoint files; `trainer.json` last, so a checkpoint
     /// interrupted midway fails verification instead of loading half-written.
-    static func write(_ tensors: [(TypedTensorEntry, Payload)], to directory: URL, source: LoadedCheckpoint,
+    static func write(_ tensors: [(SafetensorsEntry, Payload)], to directory: URL, source: LoadedCheckpoint,
                       record: CompressionRecord) throws {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let statePath = directory.appendingPathComponent(CheckpointStore.stateFile).path
         try? FileManager.default.removeItem(atPath: statePath)
         let modelPath = directory.appendingPathComponent(CheckpointStore.modelFile).path
-        let writer = try TypedSafetensorsWriter(
+        let writer = try SafetensorsWriter(
             path: modelPath, entries: tensors.map(\.0),
             metadata: ["producer": "swift-ddp", "step": "\(source.state.step)", "compression": record.json()])
         for (_, payload) in tensors {
@@ -242,7 +242,8 @@ public enum CheckpointCompressor {
             }
         }
         var state = source.state
-        state.files = [CheckpointStore.modelFile: try writer.finish()]
+        let (modelDigest, modelBytes) = try writer.finish()
+        state.files = [CheckpointStore.modelFile: .init(bytes: modelBytes, sha256: modelDigest)]
         let optimizer = try SafetensorsWriter(
             path: directory.appendingPathComponent(CheckpointStore.optimizerFile).path, entries: [],
             metadata: ["compressed": "no optimizer state: a compressed checkpoint is for inference"])
@@ -254,10 +255,10 @@ public enum CheckpointCompressor {
 
     /// Parameters, size, evaluation and latency of a loaded checkpoint.
     static func measure(_ loaded: LoadedCheckpoint, on split: Dataset, runs: Int) throws -> ModelMeasurement {
-        let file = try TypedSafetensorsFile(path: loaded.directory.appendingPathComponent(CheckpointStore.modelFile).path)
+        let file = try SafetensorsFile(path: loaded.directory.appendingPathComponent(CheckpointStore.modelFile).path, dtypes: [.f32, .i8])
         var nonzero = 0
         for (name, item) in file.tensors where !name.hasSuffix(".scale") {
-            switch item.entry.dtype {
+            switch item.dtype {
             case .f32: nonzero += try file.floats(name).reduce(0) { $0 + ($1 != 0 ? 1 : 0) }
             case .i8: nonzero += try file.int8s(name).reduce(0) { $0 + ($1 != 0 ? 1 : 0) }
             }

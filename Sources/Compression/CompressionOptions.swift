@@ -24,14 +24,9 @@ public struct CompressionOptions: Sendable, Equatable {
     public init(pruneSparsity: Double? = nil, pruneScope: PruningScope = .global, finetuneSteps: Int = 0,
                 finetuneLearningRate: Double? = nil, quantizeInt8: Bool = false, lowRank: RankChoice? = nil,
                 latencyRuns: Int = 21, evaluationSamples: Int = 0) {
-        self.pruneSparsity = pruneSparsity
-        self.pruneScope = pruneScope
-        self.finetuneSteps = finetuneSteps
-        self.finetuneLearningRate = finetuneLearningRate
-        self.quantizeInt8 = quantizeInt8
-        self.lowRank = lowRank
-        self.latencyRuns = latencyRuns
-        self.evaluationSamples = evaluationSamples
+        (self.pruneSparsity, self.pruneScope, self.finetuneSteps) = (pruneSparsity, pruneScope, finetuneSteps)
+        (self.finetuneLearningRate, self.quantizeInt8, self.lowRank) = (finetuneLearningRate, quantizeInt8, lowRank)
+        (self.latencyRuns, self.evaluationSamples) = (latencyRuns, evaluationSamples)
     }
 
     /// Throws unless the options are in range and ask for something.

@@ -129,12 +129,8 @@ public final class GradientReducer {
             precondition((MPI.providedThreadLevel ?? .single) >= .serialized,
                          "GradientReducer: a communication thread needs MPI initialized with .serialized or .multiple")
         }
-        self.communicator = communicator
-        self.parameters = parameters
-        self.overlap = overlap
-        self.precision = precision
-        self.shards = shards
-        self.progress = progress
+        (self.communicator, self.parameters, self.overlap) = (communicator, parameters, overlap)
+        (self.precision, self.shards, self.progress) = (precision, shards, progress)
         ownedRange = shards?.ranges[communicator.rank] ?? 0..<parameters.count
         let perBucket = bucketBytes / MemoryLayout<Float>.stride
         let buckets = stride(from: 0, to: parameters.count, by: perBucket).map {

@@ -25,9 +25,7 @@ public final class SharedGradientBuffers: @unchecked Sendable {
     var generation: UInt64 = 0
 
     private init(segment: SharedMemorySegment, count: Int, layout: HostLayout?) {
-        self.segment = segment
-        self.count = count
-        self.layout = layout
+        (self.segment, self.count, self.layout) = (segment, count, layout)
     }
 
     /// Creates buffers of `count` gradients for every rank of `communicator`.
@@ -108,11 +106,8 @@ private final class AllocationContext {
 
     init(communicator: Communicator, singleHost: Bool, acrossHosts: Bool, simulatedHosts: Int?,
          failure: @escaping (Error?) -> Void) {
-        self.communicator = communicator
-        self.singleHost = singleHost
-        self.acrossHosts = acrossHosts
-        self.simulatedHosts = simulatedHosts
-        self.failure = failure
+        (self.communicator, self.singleHost, self.acrossHosts) = (communicator, singleHost, acrossHosts)
+        (self.simulatedHosts, self.failure) = (simulatedHosts, failure)
     }
 
     func storage(count: Int) -> TensorStorage? {

@@ -71,10 +71,7 @@ public final class BatchLoader {
         precondition(batchSize >= 1, "BatchLoader: batch size must be at least 1")
         precondition(dataset.count == sampler.count,
                      "BatchLoader: data set has \(dataset.count) samples, sampler expects \(sampler.count)")
-        self.dataset = dataset
-        self.sampler = sampler
-        self.batchSize = batchSize
-        self.position = position
+        (self.dataset, self.sampler, self.batchSize, self.position) = (dataset, sampler, batchSize, position)
         buffers = (0..<(prefetch ? 2 : 1)).map { _ in
             Buffer(inputs: Tensor(zeros: [batchSize] + dataset.inputShape),
                    targets: Tensor(zeros: [batchSize] + dataset.targetShape),

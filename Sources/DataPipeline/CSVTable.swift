@@ -128,12 +128,8 @@ public struct CSVTable: Sendable {
         guard !lineNumbers.isEmpty else {
             throw DataError.tooLittleData(file: file, reason: "no data rows")
         }
-        self.file = file
-        self.columnNames = columnNames
-        self.classNames = classNames
-        self.columnCount = columnCount
-        self.values = values
-        self.lineNumbers = lineNumbers
+        (self.file, self.columnNames, self.classNames) = (file, columnNames, classNames)
+        (self.columnCount, self.values, self.lineNumbers) = (columnCount, values, lineNumbers)
     }
 
     /// A finite number, or `nil`; Float's parser alone would accept "nan" and "inf".

@@ -65,11 +65,7 @@ public final class DistributedSampler {
         precondition(count >= 0, "DistributedSampler: negative count \(count)")
         precondition(ranks >= 1, "DistributedSampler: need at least one rank, got \(ranks)")
         precondition(rank >= 0 && rank < ranks, "DistributedSampler: rank \(rank) outside 0..<\(ranks)")
-        self.count = count
-        self.ranks = ranks
-        self.rank = rank
-        self.seed = seed
-        self.shuffle = shuffle
+        (self.count, self.ranks, self.rank, self.seed, self.shuffle) = (count, ranks, rank, seed, shuffle)
         self.dropLast = dropLast
     }
 

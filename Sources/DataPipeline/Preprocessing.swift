@@ -51,10 +51,7 @@ public final class PreprocessedDataset: Dataset {
                 targetShape = [base.classCount!]
             }
         }
-        self.base = base
-        self.steps = steps
-        self.inputShape = inputShape
-        self.targetShape = targetShape
+        (self.base, self.steps, self.inputShape, self.targetShape) = (base, steps, inputShape, targetShape)
     }
 
     public var count: Int { base.count }

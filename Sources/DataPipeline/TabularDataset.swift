@@ -40,9 +40,7 @@ public final class TabularDataset: Dataset {
         precondition(featureCount > 0 && targetCount > 0 && features.count % featureCount == 0
                      && targets.count == features.count / featureCount * targetCount,
                      "TabularDataset: \(features.count) features and \(targets.count) targets do not form rows of \(featureCount) and \(targetCount)")
-        self.featureCount = featureCount
-        self.features = features
-        self.targets = targets
+        (self.featureCount, self.features, self.targets) = (featureCount, features, targets)
         self.targetShape = [targetCount]
         self.classCount = nil
     }

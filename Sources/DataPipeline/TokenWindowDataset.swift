@@ -29,9 +29,7 @@ public final class TokenWindowDataset: Dataset {
         precondition(vocabularySize >= 1, "TokenWindowDataset: empty vocabulary")
         precondition(tokens.allSatisfy { $0 >= 0 && Int($0) < vocabularySize },
                      "TokenWindowDataset: a token lies outside 0..<\(vocabularySize)")
-        self.tokens = tokens
-        self.vocabularySize = vocabularySize
-        self.contextLength = contextLength
+        (self.tokens, self.vocabularySize, self.contextLength) = (tokens, vocabularySize, contextLength)
         self.stride = stride
         self.count = tokens.count > contextLength ? (tokens.count - contextLength - 1) / stride + 1 : 0
     }

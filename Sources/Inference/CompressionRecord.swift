@@ -21,11 +21,8 @@ public struct CompressionRecord: Codable, Equatable, Sendable {
         public var finetuneLearningRate: Double?
 
         public init(sparsity: Double, scope: String, achieved: Double, finetuneSteps: Int, finetuneLearningRate: Double?) {
-            self.sparsity = sparsity
-            self.scope = scope
-            self.achieved = achieved
-            self.finetuneSteps = finetuneSteps
-            self.finetuneLearningRate = finetuneLearningRate
+            (self.sparsity, self.scope, self.achieved) = (sparsity, scope, achieved)
+            (self.finetuneSteps, self.finetuneLearningRate) = (finetuneSteps, finetuneLearningRate)
         }
     }
 
@@ -41,10 +38,7 @@ public struct CompressionRecord: Codable, Equatable, Sendable {
         public var keptEnergy: Double
 
         public init(name: String, shape: [Int], rank: Int, keptEnergy: Double) {
-            self.name = name
-            self.shape = shape
-            self.rank = rank
-            self.keptEnergy = keptEnergy
+            (self.name, self.shape, self.rank, self.keptEnergy) = (name, shape, rank, keptEnergy)
         }
     }
 
@@ -64,12 +58,8 @@ public struct CompressionRecord: Codable, Equatable, Sendable {
 
     public init(source: String, pruning: Pruning?, quantization: String?, lowRank: String?,
                 factorized: [Factorization], quantized: [String]) {
-        self.source = source
-        self.pruning = pruning
-        self.quantization = quantization
-        self.lowRank = lowRank
-        self.factorized = factorized
-        self.quantized = quantized
+        (self.source, self.pruning, self.quantization, self.lowRank) = (source, pruning, quantization, lowRank)
+        (self.factorized, self.quantized) = (factorized, quantized)
     }
 
     /// The JSON text, keys sorted.

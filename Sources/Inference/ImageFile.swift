@@ -15,10 +15,7 @@ public struct ImageBatch: Equatable, Sendable {
     public init(count: Int, rows: Int, columns: Int, pixels: [Float]) {
         precondition(pixels.count == count * rows * columns,
                      "ImageBatch: \(pixels.count) pixels for \(count) images of \(rows)x\(columns)")
-        self.count = count
-        self.rows = rows
-        self.columns = columns
-        self.pixels = pixels
+        (self.count, self.rows, self.columns, self.pixels) = (count, rows, columns, pixels)
     }
 
     /// Reads `path`, telling the format by its first bytes: IDX (`00 00 08 03`,

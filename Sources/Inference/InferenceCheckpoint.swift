@@ -71,7 +71,7 @@ public enum InferenceCheckpoint {
         let directory = try resolve(path)
         let state = try CheckpointStore.verify(directory)
         let config = try ResolvedConfig.parse(yaml: state.config, source: directory.path + " (its config)")
-        let file = try TypedSafetensorsFile(path: directory.appendingPathComponent(CheckpointStore.modelFile).path)
+        let file = try SafetensorsFile(path: directory.appendingPathComponent(CheckpointStore.modelFile).path, dtypes: [.f32, .i8])
         let model = try buildModel(file, config: config)
         return LoadedCheckpoint(directory: directory, model: model, config: config, state: state,
                                 compression: file.metadata["compression"].flatMap(CompressionRecord.parse),
@@ -79,7 +79,7 @@ public enum InferenceCheckpoint {
     }
 
     /// The inference model the tensors of `file` describe, shaped by `config`.
-    static func buildModel(_ file: TypedSafetensorsFile, config: ResolvedConfig) throws -> InferenceModel {
+    static func buildModel(_ file: SafetensorsFile, config: ResolvedConfig) throws -> InferenceModel {
         func fail(_ reason: String) -> InferenceError { .unrecognizedModel(path: file.path, reason: reason) }
         switch config.run.model.architecture {
         case .mlp(_, let activation, _):
@@ -130,7 +130,7 @@ public enum InferenceCheckpoint {
     }
 
     /// A Linear layer's weight in whichever form it was stored.
-    private static func linearWeights(_ file: TypedSafetensorsFile, _ name: String) throws -> LinearWeights {
+    private static func linearWeights(_ file: SafetensorsFile, _ name: String) throws -> LinearWeights {
         if file.tensors[name + ".u"] != nil {
             let u = try matrix(file, name + ".u"), v = try matrix(file, name + ".v")
             guard u.shape[1] == v.shape[0] else {
@@ -142,7 +142,7 @@ public enum InferenceCheckpoint {
     }
 
     /// A 2-D weight, F32 or I8 with its `.scale`.
-    private static func matrix(_ file: TypedSafetensorsFile, _ name: String) throws -> MatrixWeights {
+    private static func matrix(_ file: SafetensorsFile, _ name: String) throws -> MatrixWeights {
         let entry = try file.entry(name)
         guard entry.shape.count == 2, entry.shape.allSatisfy({ $0 > 0 }) else {
             throw InferenceError.unrecognizedModel(path: file.path, reason: "\(name) has shape \(entry.shape), expected a matrix")
@@ -160,7 +160,7 @@ public enum InferenceCheckpoint {
     }
 
     /// A Float32 tensor as a new ``Tensor``.
-    private static func dense(_ file: TypedSafetensorsFile, _ name: String) throws -> Tensor {
+    private static func dense(_ file: SafetensorsFile, _ name: String) throws -> Tensor {
         let entry = try file.entry(name)
         return Tensor(shape: entry.shape, values: try file.floats(name))
     }

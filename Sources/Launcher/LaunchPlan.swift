@@ -57,13 +57,8 @@ public struct LaunchPlan: Sendable, Equatable {
     public init(mpirun: String, executable: String, ranks: Int, config: String, runDirectory: String,
                 isRoot: Bool, cores: Int, stdoutIsTerminal: Bool) {
         precondition(ranks >= 1, "LaunchPlan: ranks must be at least 1, got \(ranks)")
-        self.mpirun = mpirun
-        self.executable = executable
-        self.ranks = ranks
-        self.config = config
-        self.runDirectory = runDirectory
-        self.isRoot = isRoot
-        self.cores = cores
+        (self.mpirun, self.executable, self.ranks, self.config) = (mpirun, executable, ranks, config)
+        (self.runDirectory, self.isRoot, self.cores) = (runDirectory, isRoot, cores)
         self.stdoutIsTerminal = stdoutIsTerminal
     }
 

@@ -163,11 +163,7 @@ extension Communicator {
 
     /// Returns every rank's `array` concatenated in rank order.
     public func allGather<T: MPIScalar>(_ array: [T]) throws -> [T] {
-        var result = [T](repeating: array.first ?? zeroElement(), count: array.count * size)
-        try array.withUnsafeBufferPointer { source in
-            try result.withUnsafeMutableBufferPointer { try allGather(source, into: $0) }
-        }
-        return result
+        try collected(from: array, count: array.count * size) { try allGather($0, into: $1) }
     }
 
     /// Concatenates blocks of varying length, in rank order, into
@@ -204,11 +200,7 @@ extension Communicator {
     /// Returns every rank's `array`, of length `counts[rank]`, concatenated in rank order.
     public func allGather<T: MPIScalar>(_ array: [T], counts: [Int]) throws -> [T] {
         let total = counts.reduce(0, +)
-        var result = [T](repeating: array.first ?? zeroElement(), count: total)
-        try array.withUnsafeBufferPointer { source in
-            try result.withUnsafeMutableBufferPointer { try allGather(source, into: $0, counts: counts) }
-        }
-        return result
+        return try collected(from: array, count: total) { try allGather($0, into: $1, counts: counts) }
     }
 
     // MARK: Reduce-scatter
@@ -238,11 +230,7 @@ extension Communicator {
     public func reduceScatter<T: MPIScalar>(_ array: [T], op: ReductionOperation) throws -> [T] {
         precondition(array.count % size == 0,
                      "Communicator.reduceScatter: \(array.count) elements do not split into \(size) blocks")
-        var result = [T](repeating: array.first ?? zeroElement(), count: array.count / size)
-        try array.withUnsafeBufferPointer { source in
-            try result.withUnsafeMutableBufferPointer { try reduceScatter(source, into: $0, op: op) }
-        }
-        return result
+        return try collected(from: array, count: array.count / size) { try reduceScatter($0, into: $1, op: op) }
     }
 
     // MARK: Gather
@@ -274,12 +262,19 @@ extension Communicator {
     /// Returns every rank's `array` concatenated in rank order on `root`, and
     /// an empty array elsewhere.
     public func gather<T: MPIScalar>(_ array: [T], root: Int) throws -> [T] {
-        var result = [T](repeating: array.first ?? zeroElement(), count: rank == root ? array.count * size : 0)
-        try array.withUnsafeBufferPointer { source in
-            try result.withUnsafeMutableBufferPointer { try gather(source, into: $0, root: root) }
-        }
-        return result
+        try collected(from: array, count: rank == root ? array.count * size : 0) { try gather($0, into: $1, root: root) }
     }
+}
+
+/// A new array of `count` elements that `fill` writes from `array`'s
+/// elements: the one shape of every array-returning collective.
+func collected<T: MPIScalar>(from array: [T], count: Int,
+                             _ fill: (UnsafeBufferPointer<T>, UnsafeMutableBufferPointer<T>) throws -> Void) rethrows -> [T] {
+    var result = [T](repeating: array.first ?? zeroElement(), count: count)
+    try array.withUnsafeBufferPointer { source in
+        try result.withUnsafeMutableBufferPointer { try fill(source, $0) }
+    }
+    return result
 }
 
 /// The all-zero bit pattern of `T`, to size result arrays when no sample

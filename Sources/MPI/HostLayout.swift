@@ -19,10 +19,7 @@ public final class HostLayout {
     public let isUniform: Bool
 
     fileprivate init(host: Communicator, peers: Communicator, hosts: Int, isUniform: Bool) {
-        self.host = host
-        self.peers = peers
-        self.hosts = hosts
-        self.isUniform = isUniform
+        (self.host, self.peers, self.hosts, self.isUniform) = (host, peers, hosts, isUniform)
     }
 
     /// Ranks per host; meaningful when ``isUniform``.

@@ -22,10 +22,7 @@ public final class SharedMemorySegment: @unchecked Sendable {
     private let mapping: UnsafeMutableRawPointer
 
     fileprivate init(mapping: UnsafeMutableRawPointer, ranks: Int, rank: Int, bytesPerRank: Int) {
-        self.mapping = mapping
-        self.ranks = ranks
-        self.rank = rank
-        self.bytesPerRank = bytesPerRank
+        (self.mapping, self.ranks, self.rank, self.bytesPerRank) = (mapping, ranks, rank, bytesPerRank)
     }
 
     deinit {

@@ -10,9 +10,7 @@ public struct LossResult: Sendable, Equatable {
     public var count: Int
 
     public init(loss: Float, correct: Int, count: Int) {
-        self.loss = loss
-        self.correct = correct
-        self.count = count
+        (self.loss, self.correct, self.count) = (loss, correct, count)
     }
 }
 

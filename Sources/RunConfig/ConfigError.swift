@@ -10,10 +10,7 @@ public struct ConfigError: Error, CustomStringConvertible, Equatable {
     public let message: String
 
     public init(source: String, line: Int? = nil, key: String? = nil, message: String) {
-        self.source = source
-        self.line = line
-        self.key = key
-        self.message = message
+        (self.source, self.line, self.key, self.message) = (source, line, key, message)
     }
 
     public var description: String {

@@ -33,9 +33,7 @@ public struct ConfigKey: Sendable {
 
     init(_ name: String, _ kind: ConfigKind, _ defaultValue: ConfigValue?,
          when condition: (String, [String])? = nil, _ help: String) {
-        self.name = name
-        self.kind = kind
-        self.defaultValue = defaultValue
+        (self.name, self.kind, self.defaultValue) = (name, kind, defaultValue)
         self.condition = condition.map { (key: $0.0, values: $0.1) }
         self.help = help
     }

@@ -22,9 +22,9 @@ public struct RunConfig: Sendable, Equatable {
         data = DataSettings(table)
         optimizer = OptimizerSettings(table)
         schedule = Schedule(table)
-        training = Training(table)
-        checkpoint = CheckpointSettings(table)
-        parallel = Parallel(table)
+        training = table.decode(Training.self, section: "training")
+        checkpoint = table.decode(CheckpointSettings.self, section: "checkpoint")
+        parallel = table.decode(Parallel.self, section: "parallel")
     }
 }
 
@@ -213,9 +213,9 @@ extension RunConfig {
 
 extension RunConfig {
     /// `training.*`.
-    public struct Training: Sendable, Equatable {
+    public struct Training: Sendable, Equatable, Decodable {
         /// `training.nonfinite`.
-        public enum NonFinitePolicy: String, Sendable, Equatable {
+        public enum NonFinitePolicy: String, Sendable, Equatable, Decodable {
             case stop, skip
         }
 
@@ -244,30 +244,14 @@ extension RunConfig {
         /// `training.collective_timeout` in seconds; 0 turns the watchdog off.
         public var collectiveTimeout: Double
         /// `training.nonfinite`.
-        public var nonFinite: NonFinitePolicy
+        public var nonfinite: NonFinitePolicy
         /// `training.memory_fraction`: of the memory available on a host, how much a run may plan to use.
         public var memoryFraction: Double
 
-        init(_ table: ConfigTable) {
-            batchSize = table.int("training.batch_size")
-            evalBatchSize = table.int("training.eval_batch_size")
-            epochs = table.int("training.epochs")
-            steps = table.int("training.steps")
-            evalEvery = table.int("training.eval_every")
-            evalBatches = table.int("training.eval_batches")
-            logEvery = table.int("training.log_every")
-            seed = table.int("training.seed")
-            shuffle = table.bool("training.shuffle")
-            dropLast = table.bool("training.drop_last")
-            accumulation = table.int("training.accumulation")
-            collectiveTimeout = table.double("training.collective_timeout")
-            nonFinite = NonFinitePolicy(rawValue: table.string("training.nonfinite"))!
-            memoryFraction = table.double("training.memory_fraction")
-        }
     }
 
     /// `checkpoint.*`.
-    public struct CheckpointSettings: Sendable, Equatable {
+    public struct CheckpointSettings: Sendable, Equatable, Decodable {
         /// `checkpoint.every`; 0 for only at the end.
         public var every: Int
         /// `checkpoint.keep_last`.
@@ -275,46 +259,34 @@ extension RunConfig {
         /// `checkpoint.keep_every`; 0 keeps no others.
         public var keepEvery: Int
 
-        init(_ table: ConfigTable) {
-            every = table.int("checkpoint.every")
-            keepLast = table.int("checkpoint.keep_last")
-            keepEvery = table.int("checkpoint.keep_every")
-        }
     }
 
     /// `parallel.*`.
-    public struct Parallel: Sendable, Equatable {
+    public struct Parallel: Sendable, Equatable, Decodable {
         /// `parallel.gradient_dtype`.
-        public enum GradientDType: String, Sendable, Equatable {
+        public enum GradientDType: String, Sendable, Equatable, Decodable {
             case float32, bf16
         }
 
         /// `parallel.transport`.
-        public enum Transport: String, Sendable, Equatable {
+        public enum Transport: String, Sendable, Equatable, Decodable {
             case auto, mpi
         }
 
         /// `parallel.bucket_mb`, MiB, when all ranks share a host.
-        public var bucketMB: Double
+        public var bucketMb: Double
         /// `parallel.bucket_mb_across_hosts`, MiB.
-        public var bucketMBAcrossHosts: Double
+        public var bucketMbAcrossHosts: Double
         /// `parallel.overlap`.
         public var overlap: Bool
-        public var gradientDType: GradientDType
+        /// `parallel.gradient_dtype`.
+        public var gradientDtype: GradientDType
+        /// `parallel.transport`.
         public var transport: Transport
         /// `parallel.zero`: 0 off, 1 shards optimizer state.
         public var zero: Int
         /// `parallel.consistency_every`; 0 only at the end.
         public var consistencyEvery: Int
 
-        init(_ table: ConfigTable) {
-            bucketMB = table.double("parallel.bucket_mb")
-            bucketMBAcrossHosts = table.double("parallel.bucket_mb_across_hosts")
-            overlap = table.bool("parallel.overlap")
-            gradientDType = GradientDType(rawValue: table.string("parallel.gradient_dtype"))!
-            transport = Transport(rawValue: table.string("parallel.transport"))!
-            zero = table.int("parallel.zero")
-            consistencyEvery = table.int("parallel.consistency_every")
-        }
     }
 }

@@ -20,10 +20,7 @@ public struct PlotSeries: Equatable, Sendable {
     public var markers: Bool
 
     public init(name: String, color: String, points: [PlotPoint], markers: Bool = false) {
-        self.name = name
-        self.color = color
-        self.points = points
-        self.markers = markers
+        (self.name, self.color, self.points, self.markers) = (name, color, points, markers)
     }
 }
 
@@ -44,10 +41,7 @@ public struct ChartPanel: Equatable, Sendable {
     public var legend: LegendPlacement
 
     public init(title: String, yLabel: String, series: [PlotSeries], legend: LegendPlacement = .topRight) {
-        self.title = title
-        self.yLabel = yLabel
-        self.series = series
-        self.legend = legend
+        (self.title, self.yLabel, self.series, self.legend) = (title, yLabel, series, legend)
     }
 
     /// The series that have something to draw.

@@ -12,10 +12,7 @@ public struct MetricsRecord: Equatable, Sendable {
     public var values: [String: Double]
 
     public init(kind: String, split: String? = nil, step: Int, values: [String: Double]) {
-        self.kind = kind
-        self.split = split
-        self.step = step
-        self.values = values
+        (self.kind, self.split, self.step, self.values) = (kind, split, step, values)
     }
 }
 

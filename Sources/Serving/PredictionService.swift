@@ -35,15 +35,9 @@ public struct ServiceOptions: Sendable {
         precondition(maxBatch >= 1, "ServiceOptions: maxBatch must be at least 1")
         precondition(maxBodyBytes >= 1, "ServiceOptions: maxBodyBytes must be at least 1")
         precondition(maxConnections >= 1, "ServiceOptions: maxConnections must be at least 1")
-        self.idleTimeout = idleTimeout
-        self.maxConnections = maxConnections
-        self.drainTimeout = drainTimeout
-        self.host = host
-        self.port = port
-        self.maxBatch = maxBatch
-        self.batchWindow = batchWindow
-        self.maxBodyBytes = maxBodyBytes
-        self.maxTokens = maxTokens
+        (self.idleTimeout, self.maxConnections, self.drainTimeout) = (idleTimeout, maxConnections, drainTimeout)
+        (self.host, self.port, self.maxBatch, self.batchWindow) = (host, port, maxBatch, batchWindow)
+        (self.maxBodyBytes, self.maxTokens) = (maxBodyBytes, maxTokens)
     }
 }
 

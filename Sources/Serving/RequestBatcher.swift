@@ -29,10 +29,7 @@ actor RequestBatcher {
     ///   - window: How long the first request of a batch waits for company.
     init(engine: InferenceEngine, metrics: ServiceMetrics, maxBatch: Int, window: Duration) {
         precondition(maxBatch >= 1, "RequestBatcher: maxBatch must be at least 1, got \(maxBatch)")
-        self.engine = engine
-        self.metrics = metrics
-        self.maxBatch = maxBatch
-        self.window = window
+        (self.engine, self.metrics, self.maxBatch, self.window) = (engine, metrics, maxBatch, window)
     }
 
     /// Classifies `rows` raw samples (concatenated in `values`) as part of the next batch.

@@ -11,17 +11,13 @@ final class ShutdownNotice: Service, @unchecked Sendable {
     private var started = false
 
     var isShuttingDown: Bool {
-        lock.lock()
-        defer { lock.unlock() }
-        return started
+        lock.withLock { started }
     }
 
     /// Waits for the service group's graceful shutdown (SIGTERM or SIGINT) and records it.
     func run() async throws {
         try? await gracefulShutdown()
-        lock.lock()
-        started = true
-        lock.unlock()
+        lock.withLock { started = true }
     }
 }
 

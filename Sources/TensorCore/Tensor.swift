@@ -43,10 +43,7 @@ public struct Tensor: @unchecked Sendable {
         let count = Tensor.elementCount(shape)
         precondition(offset >= 0 && offset + count <= storage.count,
                      "Tensor: view [\(offset), \(offset + count)) outside storage of \(storage.count)")
-        self.storage = storage
-        self.offset = offset
-        self.shape = shape
-        self.count = count
+        (self.storage, self.offset, self.shape, self.count) = (storage, offset, shape, count)
     }
 
     /// The number of dimensions.

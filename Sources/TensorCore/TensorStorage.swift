@@ -35,9 +35,7 @@ public final class TensorStorage: @unchecked Sendable {
     public init(adopting base: UnsafeMutablePointer<Float>, count: Int, owner: AnyObject) {
         precondition(count >= 0, "TensorStorage: negative element count \(count)")
         precondition(Int(bitPattern: base) % 64 == 0, "TensorStorage: adopted memory at \(base) is not 64-byte aligned")
-        self.base = base
-        self.count = count
-        self.owner = owner
+        (self.base, self.count, self.owner) = (base, count, owner)
     }
 
     deinit {

@@ -51,7 +51,7 @@ final class CompressTests: CheckpointTestCase {
     func testPruningHitsTheTargetAndFineTuningKeepsTheMask() throws {
         let (trainer, checkpoint) = try trainedCheckpoint()
         let report = try compress(checkpoint, "pruned", .init(pruneSparsity: 0.6, pruneScope: .layer, finetuneSteps: 4))
-        let file = try TypedSafetensorsFile(path: report.output.appendingPathComponent("model.safetensors").path)
+        let file = try SafetensorsFile(path: report.output.appendingPathComponent("model.safetensors").path, dtypes: [.f32, .i8])
         for p in trainer.model.parameters.parameters {
             let values = try file.floats(p.name)
             let zeros = values.filter { $0 == 0 }.count
@@ -78,10 +78,10 @@ final class CompressTests: CheckpointTestCase {
     func testInt8AndLowRankCheckpointsStoreTheirFormsAndPredictAlike() throws {
         let (trainer, checkpoint) = try trainedCheckpoint(hidden: "[96]")
         let report = try compress(checkpoint, "small", .init(quantizeInt8: true, lowRank: .fixed(8)))
-        let file = try TypedSafetensorsFile(path: report.output.appendingPathComponent("model.safetensors").path)
+        let file = try SafetensorsFile(path: report.output.appendingPathComponent("model.safetensors").path, dtypes: [.f32, .i8])
         // layers.0 (96x48) factorizes at rank 8; layers.1 (3x96) would not shrink and stays one matrix.
-        XCTAssertEqual(try file.entry("layers.0.weight.u"), TypedTensorEntry(name: "layers.0.weight.u", dtype: .i8, shape: [96, 8]))
-        XCTAssertEqual(try file.entry("layers.0.weight.v"), TypedTensorEntry(name: "layers.0.weight.v", dtype: .i8, shape: [8, 48]))
+        XCTAssertEqual(try file.entry("layers.0.weight.u"), SafetensorsEntry(name: "layers.0.weight.u", shape: [96, 8], dtype: .i8))
+        XCTAssertEqual(try file.entry("layers.0.weight.v"), SafetensorsEntry(name: "layers.0.weight.v", shape: [8, 48], dtype: .i8))
         XCTAssertEqual(try file.entry("layers.0.weight.u.scale").shape, [96])
         XCTAssertEqual(try file.entry("layers.1.weight").dtype, .i8)
         XCTAssertEqual(try file.entry("layers.1.weight.scale").shape, [3])
@@ -180,6 +180,7 @@ final class CompressTests: CheckpointTestCase {
 
     func testACompressedCNNLoadsWithItsImageShapeAndFloatConvolutions() throws {
         try requireMNIST()
+        let run = scratch.appendingPathComponent("cnn")
         let yaml = """
             model:
               kind: cnn
@@ -199,7 +200,6 @@ final class CompressTests: CheckpointTestCase {
               eval_every: 0
               eval_batches: 1
             """
-        let run = scratch.appendingPathComponent("cnn")
         let trainer = try makeTrainer(yaml, runDirectory: run)
         _ = try trainer.run()
         let report = try compress(checkpoint(run, step: 20), "cnn-small",

@@ -1,5 +1,6 @@
 import Foundation
 import MPIRunSupport
+import Training
 import XCTest
 
 /// A `ddp` command started in the background with its output in a file, for
@@ -32,6 +33,22 @@ public final class BackgroundDDP {
     /// Sends `signal` to it.
     public func send(_ signal: Int32) {
         kill(process.processIdentifier, signal)
+    }
+
+    /// Waits until the log shows `step STEP/`, sends SIGTERM, and checks that
+    /// the job then stops with the preemption code and no restart.
+    ///
+    /// - Returns: The log, or `nil` (the test failed) when the job did not stop within `stopTimeout`.
+    public func preempt(afterStep step: Int, stopTimeout: Double,
+                        file: StaticString = #filePath, line: UInt = #line) -> String? {
+        XCTAssertTrue(Self.waitFor(120) { log.contains("step \(step)/") }, log, file: file, line: line)
+        send(SIGTERM)
+        XCTAssertTrue(Self.waitFor(stopTimeout) { !isRunning }, "ddp did not stop after SIGTERM\n\(log)", file: file, line: line)
+        guard !isRunning else { return nil }
+        let text = log
+        XCTAssertEqual(process.terminationStatus, JobExitCode.preempted, text, file: file, line: line)
+        XCTAssertFalse(text.contains("attempt 2"), "no restart after a signal\n\(text)", file: file, line: line)
+        return text
     }
 
     /// Whether `condition` became true within `seconds`, checked every 20 ms.

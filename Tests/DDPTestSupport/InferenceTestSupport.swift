@@ -53,10 +53,6 @@ open class InferenceTestCase: CheckpointTestCase {
           samples: 600
           features: 12
           classes: 4
-        optimizer:
-          kind: sgd
-          lr: 0.1
-          momentum: 0.9
         training:
           batch_size: 32
           epochs: 0
@@ -64,5 +60,9 @@ open class InferenceTestCase: CheckpointTestCase {
           log_every: 20
           eval_batches: 0
           eval_batch_size: 50
+        optimizer:
+          kind: sgd
+          lr: 0.1
+          momentum: 0.9
         """
 }

@@ -11,10 +11,6 @@ final class ExchangeTests: XCTestCase {
             data:
               dataset: mnist
               normalize: scale
-            optimizer:
-              kind: sgd
-              lr: 0.05
-              momentum: 0.9
             training:
               batch_size: 64
               steps: 200
@@ -22,6 +18,10 @@ final class ExchangeTests: XCTestCase {
               log_every: 20
               eval_batches: 1
               eval_batch_size: 100
+            optimizer:
+              kind: sgd
+              lr: 0.05
+              momentum: 0.9
             """
         let float32 = try DDPJob(yaml: yaml).run(ranks: 2)
         let bfloat16 = try DDPJob(yaml: yaml, overrides: ["parallel.gradient_dtype=bf16"]).run(ranks: 2)

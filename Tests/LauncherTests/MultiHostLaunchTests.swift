@@ -105,13 +105,7 @@ final class MultiHostLaunchTests: ScratchTestCase {
         let run = scratch.appendingPathComponent("preempted")
         let launch = try BackgroundDDP(launchArguments(ranks: 2, config: config, run: run, extra: ["--plain"]),
                                        environment: cluster.environment, output: scratch.appendingPathComponent("launch.out"))
-        XCTAssertTrue(BackgroundDDP.waitFor(120) { launch.log.contains("step 50/") }, launch.log)
-        launch.send(SIGTERM)
-        XCTAssertTrue(BackgroundDDP.waitFor(60) { !launch.isRunning }, "ddp launch did not stop after SIGTERM\n\(launch.log)")
-        guard !launch.isRunning else { return }
-        let text = launch.log
-        XCTAssertEqual(launch.process.terminationStatus, JobExitCode.preempted, text)
-        XCTAssertFalse(text.contains("attempt 2"), "no restart after a signal\n\(text)")
+        guard let text = launch.preempt(afterStep: 50, stopTimeout: 60) else { return }
         let stopped = try XCTUnwrap(RunProgress(runDirectory: run).checkpointStep, "no checkpoint after SIGTERM\n\(text)")
         XCTAssertTrue(text.contains("ddp: preempted at step \(stopped)"), text)
     }

@@ -197,14 +197,12 @@ public enum MPIRun {
         posix_spawnattr_setflags(&attributes,
                                  Int16(spawnSetSession | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
 
-        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
-        let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer {
-            argv.forEach { free($0) }
-            envp.forEach { free($0) }
-        }
+        let argv = CStringList([executable] + arguments)
+        let envp = CStringList(environment.map { "\($0.key)=\($0.value)" })
         var pid: pid_t = 0
-        let code = posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
+        let code = withExtendedLifetime((argv, envp)) {
+            posix_spawn(&pid, executable, &actions, &attributes, argv.pointers, envp.pointers)
+        }
         guard code == 0 else { throw MPIRunError.spawnFailed(executable: executable, errno: code) }
         return pid
     }
@@ -263,5 +261,18 @@ public enum MPIRun {
     private static func readText(_ path: String) -> String {
         guard let data = FileManager.default.contents(atPath: path) else { return "" }
         return String(decoding: data, as: UTF8.self)
+    }
+}
+
+/// A NULL-terminated array of C strings, as `posix_spawn` takes them, freed with the list.
+final class CStringList {
+    let pointers: [UnsafeMutablePointer<CChar>?]
+
+    init(_ strings: [String]) {
+        pointers = strings.map { strdup($0) } + [nil]
+    }
+
+    deinit {
+        pointers.forEach { free($0) }
     }
 }

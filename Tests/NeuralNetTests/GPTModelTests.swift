@@ -43,7 +43,7 @@ final class GPTModelTests: XCTestCase {
         XCTAssertTrue(a.parameters.value("blocks.1.ln2.weight").array.allSatisfy { $0 == 1 })
         XCTAssertTrue(a.parameters.value("blocks.1.mlp.fc.bias").array.allSatisfy { $0 == 0 })
         // Streams are keyed by name: a parameter's values do not depend on the layout.
-        var generator = RandomGenerator(seed: 7, stream: GPT.stream(for: "wte.weight"))
+        var generator = RandomGenerator(seed: 7, stream: parameterStream("wte.weight"))
         XCTAssertEqual(a.parameters.value("wte.weight")[0], 0.02 * generator.nextNormal())
         XCTAssertNotEqual(a.parameters.value("wte.weight")[0], a.parameters.value("wpe.weight")[0])
 
@@ -232,15 +232,7 @@ final class GPTModelTests: XCTestCase {
         let model = tinyModel()
         let inputs = tokens([[0, 1, 2, 3, 4], [2, 3, 4, 5, 6]])
         let targets = tokens([[1, 2, 3, 4, 5], [3, 4, 5, 6, 0]])
-        let first = model.forward(inputs: inputs, targets: targets)
-        var last = first
-        for _ in 0..<60 {
-            model.parameters.zeroGradients()
-            last = model.forward(inputs: inputs, targets: targets)
-            model.backward(gradientsReady: nil)
-            let p = model.parameters.values.pointer, g = model.parameters.gradients.pointer
-            for i in 0..<model.parameters.count { p[i] -= 0.5 * g[i] }
-        }
+        let (first, last) = fitWithGradientDescent(model, inputs: inputs, targets: targets, steps: 60, learningRate: 0.5)
         XCTAssertLessThan(last.loss, 0.5 * first.loss)
         XCTAssertGreaterThan(last.correct, first.correct)
     }

@@ -165,3 +165,20 @@ func randomTensor(_ shape: [Int], seed: UInt64, scale: Float = 1) -> Tensor {
     let count = shape.reduce(1, *)
     return Tensor(shape: shape, values: (0..<count).map { _ in scale * generator.nextNormal() })
 }
+
+/// Fits `model` to one batch with `steps` plain gradient-descent steps.
+///
+/// - Returns: The loss of the first forward pass and of the last step's.
+func fitWithGradientDescent(_ model: Model, inputs: Tensor, targets: Tensor, steps: Int,
+                            learningRate: Float) -> (first: LossResult, last: LossResult) {
+    let first = model.forward(inputs: inputs, targets: targets)
+    var last = first
+    for _ in 0..<steps {
+        model.parameters.zeroGradients()
+        last = model.forward(inputs: inputs, targets: targets)
+        model.backward(gradientsReady: nil)
+        let p = model.parameters.values.pointer, g = model.parameters.gradients.pointer
+        for i in 0..<model.parameters.count { p[i] -= learningRate * g[i] }
+    }
+    return (first, last)
+}

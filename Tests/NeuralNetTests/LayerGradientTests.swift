@@ -78,19 +78,22 @@ final class LayerGradientTests: XCTestCase {
     }
 
     func testConv2dWithStrideAndPadding() {
-        let layer = Conv2d(inChannels: 2, outChannels: 2, kernel: 3, stride: 2, padding: 1)
-        let store = bound(layer)
-        let input = randomTensor([2, 2, 6, 5], seed: 9)
-        XCTAssertEqual(layer(input).shape, [2, 2, 3, 3])
-        check(layer, input: input, store: store)
+        checkConv2d(Conv2d(inChannels: 2, outChannels: 2, kernel: 3, stride: 2, padding: 1),
+                    input: [2, 2, 6, 5], seed: 9, output: [2, 2, 3, 3])
     }
 
     func testConv2dWithWidePaddingAndLargeStride() {
         // Padding as large as the kernel leaves whole rows and columns of zeros.
-        let layer = Conv2d(inChannels: 1, outChannels: 2, kernel: 3, stride: 3, padding: 3)
+        checkConv2d(Conv2d(inChannels: 1, outChannels: 2, kernel: 3, stride: 3, padding: 3),
+                    input: [2, 1, 5, 7], seed: 19, output: [2, 2, 3, 4])
+    }
+
+    /// The output shape of `layer` on a random input of shape `input`, and its gradients.
+    private func checkConv2d(_ layer: Conv2d, input shape: [Int], seed: UInt64, output: [Int],
+                             file: StaticString = #filePath, line: UInt = #line) {
         let store = bound(layer)
-        let input = randomTensor([2, 1, 5, 7], seed: 19)
-        XCTAssertEqual(layer(input).shape, [2, 2, 3, 4])
+        let input = randomTensor(shape, seed: seed)
+        XCTAssertEqual(layer(input).shape, output, file: file, line: line)
         check(layer, input: input, store: store)
     }
 

@@ -253,15 +253,7 @@ final class ModelTests: XCTestCase {
         model.initializeParameters(seed: 20)
         let x = randomTensor([64, 2], seed: 21)
         let t = Tensor(shape: [64], values: (0..<64).map { x[2 * $0] + x[2 * $0 + 1] > 0 ? 1 : 0 })
-        let initial = model.forward(inputs: x, targets: t)
-        var last = initial
-        for _ in 0..<200 {
-            model.parameters.zeroGradients()
-            last = model.forward(inputs: x, targets: t)
-            model.backward(gradientsReady: nil)
-            let p = model.parameters.values.pointer, g = model.parameters.gradients.pointer
-            for i in 0..<model.parameters.count { p[i] -= 0.5 * g[i] }
-        }
+        let (initial, last) = fitWithGradientDescent(model, inputs: x, targets: t, steps: 200, learningRate: 0.5)
         XCTAssertLessThan(last.loss, 0.25 * initial.loss)
         XCTAssertGreaterThanOrEqual(last.correct, 60)
     }

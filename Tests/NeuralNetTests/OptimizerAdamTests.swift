@@ -38,13 +38,9 @@ final class OptimizerAdamTests: XCTestCase {
                     weightDecayScope: scope)
             : Adam(parameters: store, betas: (0.8, 0.95), epsilon: 1e-6, weightDecay: weightDecay,
                    weightDecayScope: scope)
-        let grads = (0..<3).map { optimizerTestGradients(count: store.count, step: $0) }
-        for g in grads {
-            setOptimizerTestGradients(store, g)
-            optimizer.step(learningRate: 0.01)
-        }
+        let grads = takeThreeOptimizerTestSteps(optimizer, on: store, learningRate: 0.01)
         XCTAssertEqual(optimizer.stepCount, 3, file: file, line: line)
-        let flags = scope == .all ? [Bool](repeating: true, count: store.count) : optimizerTestDecayFlags(store)
+        let flags = optimizerTestDecayFlags(store, scope: scope)
         let expected = referenceAdam(values: initial, gradients: grads, lr: 0.01, beta1: 0.8, beta2: 0.95,
                                      eps: 1e-6, weightDecay: Double(weightDecay), decoupled: decoupled,
                                      decays: flags)

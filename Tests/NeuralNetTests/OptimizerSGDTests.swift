@@ -30,13 +30,9 @@ final class OptimizerSGDTests: XCTestCase {
         let initial = store.values.array.map(Double.init)
         let sgd = SGD(parameters: store, momentum: momentum, dampening: dampening, nesterov: nesterov,
                       weightDecay: weightDecay, weightDecayScope: scope)
-        let grads = (0..<3).map { optimizerTestGradients(count: store.count, step: $0) }
-        for g in grads {
-            setOptimizerTestGradients(store, g)
-            sgd.step(learningRate: 0.1)
-        }
+        let grads = takeThreeOptimizerTestSteps(sgd, on: store, learningRate: 0.1)
         XCTAssertEqual(sgd.stepCount, 3, file: file, line: line)
-        let flags = scope == .all ? [Bool](repeating: true, count: store.count) : optimizerTestDecayFlags(store)
+        let flags = optimizerTestDecayFlags(store, scope: scope)
         let expected = referenceSGD(values: initial, gradients: grads, lr: 0.1, momentum: Double(momentum),
                                     dampening: Double(dampening), nesterov: nesterov,
                                     weightDecay: Double(weightDecay), decays: flags)

@@ -33,3 +33,19 @@ func optimizerTestDecayFlags(_ store: ParameterStore) -> [Bool] {
     for p in store.parameters { for i in p.range { flags[i] = p.decays } }
     return flags
 }
+
+/// Takes three steps of `optimizer` on the gradients of
+/// ``optimizerTestGradients(count:step:)`` and returns those gradients.
+func takeThreeOptimizerTestSteps(_ optimizer: Optimizer, on store: ParameterStore, learningRate: Float) -> [[Float]] {
+    let grads = (0..<3).map { optimizerTestGradients(count: store.count, step: $0) }
+    for g in grads {
+        setOptimizerTestGradients(store, g)
+        optimizer.step(learningRate: learningRate)
+    }
+    return grads
+}
+
+/// Which entries `scope` decays.
+func optimizerTestDecayFlags(_ store: ParameterStore, scope: WeightDecayScope) -> [Bool] {
+    scope == .all ? [Bool](repeating: true, count: store.count) : optimizerTestDecayFlags(store)
+}

@@ -36,10 +36,7 @@ final class MPITransport: GradientTransport {
     /// - Throws: An ``MPIError`` if the bfloat16 reduction cannot be registered.
     init(communicator: Communicator, parameters: ParameterStore, buckets: [Range<Int>],
          precision: GradientPrecision, shards: ParameterShards?, progress: ProgressMode) throws {
-        self.communicator = communicator
-        self.parameters = parameters
-        self.buckets = buckets
-        self.shards = shards
+        (self.communicator, self.parameters, self.buckets, self.shards) = (communicator, parameters, buckets, shards)
         ownedRange = shards?.ranges[communicator.rank] ?? 0..<parameters.count
         (wire, operation) = try BFloat16Sum.wireFormat(precision, count: parameters.count)
         if progress == .thread { worker = ProgressThread() }

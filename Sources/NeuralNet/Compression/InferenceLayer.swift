@@ -116,9 +116,7 @@ public final class QuantizedLinear: InferenceLayer {
                      "QuantizedLinear: bias \(bias!.shape) does not match \(weight.rows) outputs")
         precondition(directBatchLimit >= 0 && scratchElements > 0,
                      "QuantizedLinear: directBatchLimit must be >= 0 and scratchElements > 0")
-        self.weight = weight
-        self.bias = bias
-        self.directBatchLimit = directBatchLimit
+        (self.weight, self.bias, self.directBatchLimit) = (weight, bias, directBatchLimit)
         blockRows = max(1, min(weight.rows, scratchElements / weight.columns))
         scratch = Tensor(zeros: [blockRows, weight.columns])
     }

@@ -29,10 +29,7 @@ public struct QuantizedMatrix: Sendable, Equatable {
         precondition(values.count == rows * columns,
                      "QuantizedMatrix: \(values.count) values for a \(rows)x\(columns) matrix")
         precondition(scales.count == rows, "QuantizedMatrix: \(scales.count) scales for \(rows) rows")
-        self.rows = rows
-        self.columns = columns
-        self.values = values
-        self.scales = scales
+        (self.rows, self.columns, self.values, self.scales) = (rows, columns, values, scales)
     }
 
     /// Quantizes `weight` `[rows, columns]` (or any rank, rows being the

@@ -65,9 +65,7 @@ public struct SingularValueDecomposition: @unchecked Sendable {
             }
         }
         try Self.check(info)
-        self.left = left
-        self.singularValues = singularValues
-        self.rightTransposed = rightTransposed
+        (self.left, self.singularValues, self.rightTransposed) = (left, singularValues, rightTransposed)
     }
 
     private static func check(_ info: Int32) throws {

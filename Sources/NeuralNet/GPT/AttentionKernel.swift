@@ -24,31 +24,24 @@ extension GPTKernels {
         qkv: UnsafePointer<Float>,
         batch: Int, time: Int, channels: Int, heads: Int
     ) {
-        precondition(channels % heads == 0, "attention: \(heads) heads do not divide \(channels) channels")
-        let stride = 3 * channels
-        let headSize = channels / heads
-        let scale = 1 / Float(headSize).squareRoot()
-        for b in 0..<batch {
-            for h in 0..<heads {
-                let q = qkv + b * time * stride + h * headSize
-                let k = q + channels
-                let v = q + 2 * channels
-                let a = att + (b * heads + h) * time * time
-                let o = out + b * time * channels + h * headSize
-                for start in Swift.stride(from: 0, to: time, by: attentionBlock) {
-                    let rows = min(attentionBlock, time - start)
-                    let keys = start + rows
-                    let block = a + start * time
-                    sgemm(m: rows, n: keys, k: headSize, alpha: scale,
-                          a: q + start * stride, lda: stride, b: k, ldb: stride, transposeB: true,
-                          c: block, ldc: time)
-                    for r in 0..<rows {
-                        causalSoftmaxRow(block + r * time, visible: start + r + 1, width: time)
-                    }
-                    sgemm(m: rows, n: headSize, k: keys,
-                          a: block, lda: time, b: v, ldb: stride,
-                          c: o + start * channels, ldc: channels)
+        let shape = AttentionShape(batch: batch, time: time, channels: channels, heads: heads)
+        let (stride, headSize, scale) = (shape.stride, shape.headSize, shape.scale)
+        shape.forEachHead { column, attOffset, outOffset in
+            let (q, k, v) = shape.queryKeyValue(qkv + column)
+            let (a, o) = (att + attOffset, out + outOffset)
+            for start in Swift.stride(from: 0, to: time, by: attentionBlock) {
+                let rows = min(attentionBlock, time - start)
+                let keys = start + rows
+                let block = a + start * time
+                sgemm(m: rows, n: keys, k: headSize, alpha: scale,
+                      a: q + start * stride, lda: stride, b: k, ldb: stride, transposeB: true,
+                      c: block, ldc: time)
+                for r in 0..<rows {
+                    causalSoftmaxRow(block + r * time, visible: start + r + 1, width: time)
                 }
+                sgemm(m: rows, n: headSize, k: keys,
+                      a: block, lda: time, b: v, ldb: stride,
+                      c: o + start * channels, ldc: channels)
             }
         }
     }
@@ -72,57 +65,82 @@ extension GPTKernels {
         dout: UnsafePointer<Float>, qkv: UnsafePointer<Float>, att: UnsafePointer<Float>,
         batch: Int, time: Int, channels: Int, heads: Int
     ) {
+        let shape = AttentionShape(batch: batch, time: time, channels: channels, heads: heads)
+        let (stride, headSize, scale) = (shape.stride, shape.headSize, shape.scale)
+        shape.forEachHead { column, attOffset, outOffset in
+            let (q, k, v) = shape.queryKeyValue(qkv + column)
+            let (dq, dk, dv) = shape.queryKeyValue(dqkv + column)
+            let a = att + attOffset
+            let d = dout + outOffset
+            // Row blocks: d(att) = dout vᵀ, the softmax backward, dq = dscores k.
+            for start in Swift.stride(from: 0, to: time, by: attentionBlock) {
+                let rows = min(attentionBlock, time - start)
+                let keys = start + rows
+                let g = scratch + start * time
+                sgemm(m: rows, n: keys, k: headSize,
+                      a: d + start * channels, lda: channels, b: v, ldb: stride, transposeB: true,
+                      c: g, ldc: time)
+                for r in 0..<rows {
+                    let t = start + r
+                    let p = a + t * time
+                    let gr = g + r * time
+                    let pg = Kernels.dot(p, gr, count: t + 1)
+                    // The score scale folds in here; the masked part of the
+                    // block must be exactly zero for the products.
+                    for s in 0...t { gr[s] = scale * p[s] * (gr[s] - pg) }
+                    (gr + t + 1).update(repeating: 0, count: keys - t - 1)
+                }
+                sgemm(m: rows, n: headSize, k: keys,
+                      a: g, lda: time, b: k, ldb: stride,
+                      c: dq + start * stride, ldc: stride)
+            }
+            // Column blocks: key and value rows see only the queries at or after them.
+            for start in Swift.stride(from: 0, to: time, by: attentionBlock) {
+                let rows = min(attentionBlock, time - start)
+                let queries = time - start
+                // dv = attᵀ dout, dk = dscoresᵀ q, over the queries from `start` on.
+                sgemm(m: rows, n: headSize, k: queries,
+                      a: a + start * time + start, lda: time, transposeA: true,
+                      b: d + start * channels, ldb: channels,
+                      c: dv + start * stride, ldc: stride)
+                sgemm(m: rows, n: headSize, k: queries,
+                      a: scratch + start * time + start, lda: time, transposeA: true,
+                      b: q + start * stride, ldb: stride,
+                      c: dk + start * stride, ldc: stride)
+            }
+        }
+    }
+}
+
+/// The geometry of attention on a packed `[q | k | v]` buffer, which
+/// forward and backward walk the same way.
+struct AttentionShape {
+    let batch: Int, time: Int, channels: Int, heads: Int
+
+    init(batch: Int, time: Int, channels: Int, heads: Int) {
         precondition(channels % heads == 0, "attention: \(heads) heads do not divide \(channels) channels")
-        let stride = 3 * channels
-        let headSize = channels / heads
-        let scale = 1 / Float(headSize).squareRoot()
+        (self.batch, self.time, self.channels, self.heads) = (batch, time, channels, heads)
+    }
+
+    /// The row stride of `qkv`.
+    var stride: Int { 3 * channels }
+    var headSize: Int { channels / heads }
+    /// The score scale, `1 / sqrt(headSize)`.
+    var scale: Float { 1 / Float(headSize).squareRoot() }
+
+    /// A head's queries, keys and values, from a pointer to its queries.
+    @inline(__always)
+    func queryKeyValue<Pointer: Strideable>(_ queries: Pointer) -> (Pointer, Pointer, Pointer) where Pointer.Stride == Int {
+        (queries, queries.advanced(by: channels), queries.advanced(by: 2 * channels))
+    }
+
+    /// Calls `body` for each sequence and head with the offsets of that head's
+    /// queries in `qkv`, its probabilities in `att`, and its columns in `out`.
+    @inline(__always)
+    func forEachHead(_ body: (_ qkvOffset: Int, _ attOffset: Int, _ outOffset: Int) -> Void) {
         for b in 0..<batch {
             for h in 0..<heads {
-                let column = b * time * stride + h * headSize
-                let q = qkv + column
-                let k = q + channels
-                let v = q + 2 * channels
-                let dq = dqkv + column
-                let dk = dq + channels
-                let dv = dq + 2 * channels
-                let a = att + (b * heads + h) * time * time
-                let d = dout + b * time * channels + h * headSize
-                // Row blocks: d(att) = dout vᵀ, the softmax backward, dq = dscores k.
-                for start in Swift.stride(from: 0, to: time, by: attentionBlock) {
-                    let rows = min(attentionBlock, time - start)
-                    let keys = start + rows
-                    let g = scratch + start * time
-                    sgemm(m: rows, n: keys, k: headSize,
-                          a: d + start * channels, lda: channels, b: v, ldb: stride, transposeB: true,
-                          c: g, ldc: time)
-                    for r in 0..<rows {
-                        let t = start + r
-                        let p = a + t * time
-                        let gr = g + r * time
-                        let pg = Kernels.dot(p, gr, count: t + 1)
-                        // The score scale folds in here; the masked part of the
-                        // block must be exactly zero for the products.
-                        for s in 0...t { gr[s] = scale * p[s] * (gr[s] - pg) }
-                        (gr + t + 1).update(repeating: 0, count: keys - t - 1)
-                    }
-                    sgemm(m: rows, n: headSize, k: keys,
-                          a: g, lda: time, b: k, ldb: stride,
-                          c: dq + start * stride, ldc: stride)
-                }
-                // Column blocks: key and value rows see only the queries at or after them.
-                for start in Swift.stride(from: 0, to: time, by: attentionBlock) {
-                    let rows = min(attentionBlock, time - start)
-                    let queries = time - start
-                    // dv = attᵀ dout, dk = dscoresᵀ q, over the queries from `start` on.
-                    sgemm(m: rows, n: headSize, k: queries,
-                          a: a + start * time + start, lda: time, transposeA: true,
-                          b: d + start * channels, ldb: channels,
-                          c: dv + start * stride, ldc: stride)
-                    sgemm(m: rows, n: headSize, k: queries,
-                          a: scratch + start * time + start, lda: time, transposeA: true,
-                          b: q + start * stride, ldb: stride,
-                          c: dk + start * stride, ldc: stride)
-                }
+                body(b * time * stride + h * headSize, (b * heads + h) * time * time, b * time * channels + h * headSize)
             }
         }
     }

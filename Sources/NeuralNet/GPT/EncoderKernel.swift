@@ -11,14 +11,10 @@ extension GPTKernels {
         wte: UnsafePointer<Float>, wpe: UnsafePointer<Float>,
         batch: Int, time: Int, channels: Int
     ) {
-        for b in 0..<batch {
-            for t in 0..<time {
-                let row = b * time + t
-                let o = out + row * channels
-                let e = wte + Int(tokens[row]) * channels
-                let p = wpe + t * channels
-                for c in 0..<channels { o[c] = e[c] + p[c] }
-            }
+        // Row `row` is position `row % time` of its sequence.
+        for row in 0..<batch * time {
+            let (o, e, p) = (out + row * channels, wte + Int(tokens[row]) * channels, wpe + row % time * channels)
+            for c in 0..<channels { o[c] = e[c] + p[c] }
         }
     }
 
@@ -34,16 +30,11 @@ extension GPTKernels {
         dout: UnsafePointer<Float>, tokens: UnsafePointer<Int32>,
         batch: Int, time: Int, channels: Int
     ) {
-        for b in 0..<batch {
-            for t in 0..<time {
-                let row = b * time + t
-                let d = dout + row * channels
-                let e = dwte + Int(tokens[row]) * channels
-                let p = dwpe + t * channels
-                for c in 0..<channels {
-                    e[c] += d[c]
-                    p[c] += d[c]
-                }
+        for (row, token) in UnsafeBufferPointer(start: tokens, count: batch * time).enumerated() {
+            let (d, e, p) = (dout + row * channels, dwte + Int(token) * channels, dwpe + row % time * channels)
+            for c in 0..<channels {
+                e[c] += d[c]
+                p[c] += d[c]
             }
         }
     }

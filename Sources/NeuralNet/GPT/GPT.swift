@@ -59,21 +59,10 @@ public final class GPT: Model {
             } else {
                 let isResidualProjection = name.hasSuffix("attn.proj.weight") || name.hasSuffix("mlp.proj.weight")
                 let std: Float = 0.02 * (isResidualProjection ? residualScale : 1)
-                var generator = RandomGenerator(seed: seed, stream: GPT.stream(for: name))
+                var generator = RandomGenerator(seed: seed, stream: parameterStream(name))
                 for i in 0..<info.count { values[i] = std * generator.nextNormal() }
             }
         }
-    }
-
-    /// FNV-1a of the name's UTF-8 bytes: stable across runs and platforms,
-    /// unlike `Hasher`.
-    static func stream(for name: String) -> UInt64 {
-        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
-        for byte in name.utf8 {
-            hash ^= UInt64(byte)
-            hash = hash &* 0x0000_0100_0000_01B3
-        }
-        return hash
     }
 
     // MARK: - Forward

@@ -27,12 +27,8 @@ public struct GPTConfiguration: Sendable, Equatable, Hashable, Codable {
                      "GPTConfiguration: every extent must be positive")
         precondition(width % heads == 0, "GPTConfiguration: \(heads) heads do not divide width \(width)")
         precondition(dropout >= 0 && dropout < 1, "GPTConfiguration: dropout \(dropout) outside 0..<1")
-        self.vocabSize = vocabSize
-        self.contextLength = contextLength
-        self.layers = layers
-        self.heads = heads
-        self.width = width
-        self.dropout = dropout
+        (self.vocabSize, self.contextLength, self.layers, self.heads) = (vocabSize, contextLength, layers, heads)
+        (self.width, self.dropout) = (width, dropout)
     }
 
     /// The benchmark shape: a character vocabulary, 4 blocks of 4 heads, 128 wide, 128 long.

@@ -59,28 +59,22 @@ struct GPTParameterLayout {
     /// Reads the offsets out of a store built from ``specs(_:)``.
     init(configuration: GPTConfiguration, store: ParameterStore) {
         func offset(_ name: String) -> Int { store.info(name).offset }
+        func weightAndBias(_ layer: String) -> (Int, Int) { (offset(layer + ".weight"), offset(layer + ".bias")) }
         // A kernel's range runs from its first parameter to the end of its last.
         func span(_ first: String, _ last: String) -> Range<Int> {
             store.info(first).offset..<store.info(last).range.upperBound
         }
-        lnfWeight = offset("ln_f.weight")
-        lnfBias = offset("ln_f.bias")
+        (lnfWeight, lnfBias) = weightAndBias("ln_f")
         lnfRange = span("ln_f.bias", "ln_f.weight")
         for l in 0..<configuration.layers {
             let p = "blocks.\(l)."
             var b = Block()
-            b.ln1Weight = offset(p + "ln1.weight")
-            b.ln1Bias = offset(p + "ln1.bias")
-            b.qkvWeight = offset(p + "attn.qkv.weight")
-            b.qkvBias = offset(p + "attn.qkv.bias")
-            b.attnProjWeight = offset(p + "attn.proj.weight")
-            b.attnProjBias = offset(p + "attn.proj.bias")
-            b.ln2Weight = offset(p + "ln2.weight")
-            b.ln2Bias = offset(p + "ln2.bias")
-            b.fcWeight = offset(p + "mlp.fc.weight")
-            b.fcBias = offset(p + "mlp.fc.bias")
-            b.mlpProjWeight = offset(p + "mlp.proj.weight")
-            b.mlpProjBias = offset(p + "mlp.proj.bias")
+            (b.ln1Weight, b.ln1Bias) = weightAndBias(p + "ln1")
+            (b.qkvWeight, b.qkvBias) = weightAndBias(p + "attn.qkv")
+            (b.attnProjWeight, b.attnProjBias) = weightAndBias(p + "attn.proj")
+            (b.ln2Weight, b.ln2Bias) = weightAndBias(p + "ln2")
+            (b.fcWeight, b.fcBias) = weightAndBias(p + "mlp.fc")
+            (b.mlpProjWeight, b.mlpProjBias) = weightAndBias(p + "mlp.proj")
             b.mlpProjRange = span(p + "mlp.proj.bias", p + "mlp.proj.weight")
             b.fcRange = span(p + "mlp.fc.bias", p + "mlp.fc.weight")
             b.ln2Range = span(p + "ln2.bias", p + "ln2.weight")

@@ -21,11 +21,7 @@ public final class Conv2d: Layer {
     /// How the weight is initialized.
     public var initialization: WeightInitialization
 
-    private var weight: Tensor?
-    private var weightGradient: Tensor?
-    private var bias: Tensor?
-    private var biasGradient: Tensor?
-    private var weightName = "weight"
+    private var parameters = WeightAndBias()
 
     private var inputShape: [Int] = []
     private var columns = Workspace()
@@ -44,12 +40,8 @@ public final class Conv2d: Layer {
                 initialization: WeightInitialization = .kaimingUniform) {
         precondition(inChannels > 0 && outChannels > 0 && kernel > 0 && stride > 0 && padding >= 0,
                      "Conv2d: invalid configuration in=\(inChannels) out=\(outChannels) kernel=\(kernel) stride=\(stride) padding=\(padding)")
-        self.inChannels = inChannels
-        self.outChannels = outChannels
-        self.kernel = kernel
-        self.stride = stride
-        self.padding = padding
-        self.initialization = initialization
+        (self.inChannels, self.outChannels, self.kernel, self.stride) = (inChannels, outChannels, kernel, stride)
+        (self.padding, self.initialization) = (padding, initialization)
     }
 
     /// The spatial output size for an input of `height` x `width`.
@@ -63,22 +55,16 @@ public final class Conv2d: Layer {
     }
 
     public func bind(to store: ParameterStore, prefix: String) {
-        weightName = prefix + "weight"
-        weight = store.value(prefix + "weight")
-        weightGradient = store.gradient(prefix + "weight")
-        bias = store.value(prefix + "bias")
-        biasGradient = store.gradient(prefix + "bias")
+        parameters.bind(to: store, prefix: prefix, hasBias: true)
     }
 
     public func initializeParameters(seed: UInt64) {
-        guard let weight, let bias else { preconditionFailure("Conv2d: initializeParameters before bind") }
-        initializeWeight(weight, name: weightName, fanIn: inChannels * kernel * kernel,
-                         fanOut: outChannels * kernel * kernel, scheme: initialization, seed: seed)
-        bias.fill(0)
+        parameters.initialize(fanIn: inChannels * kernel * kernel, fanOut: outChannels * kernel * kernel,
+                              scheme: initialization, seed: seed, layer: "Conv2d")
     }
 
     public func forward(_ input: Tensor, context: inout ForwardContext) -> Tensor {
-        guard let weight, let bias else { preconditionFailure("Conv2d: forward before bind") }
+        guard let weight = parameters.weight, let bias = parameters.bias else { preconditionFailure("Conv2d: forward before bind") }
         precondition(input.rank == 4 && input.shape[1] == inChannels,
                      "Conv2d: expected [B, \(inChannels), H, W], got \(input.shape)")
         let (batch, height, width) = (input.shape[0], input.shape[2], input.shape[3])
@@ -105,7 +91,8 @@ public final class Conv2d: Layer {
     }
 
     public func backward(_ outputGradient: Tensor, needsInputGradient: Bool) -> Tensor? {
-        guard let weight, let weightGradient, let biasGradient else {
+        guard let weight = parameters.weight, let weightGradient = parameters.weightGradient,
+              let biasGradient = parameters.biasGradient else {
             preconditionFailure("Conv2d: backward before bind")
         }
         let (batch, height, width) = (inputShape[0], inputShape[2], inputShape[3])

@@ -14,11 +14,7 @@ public final class Linear: Layer {
     /// How the weight is initialized.
     public var initialization: WeightInitialization
 
-    private var weight: Tensor?
-    private var weightGradient: Tensor?
-    private var bias: Tensor?
-    private var biasGradient: Tensor?
-    private var weightName = "weight"
+    private var parameters = WeightAndBias()
 
     private var input = Tensor(zeros: [0])
     private var output = Workspace()
@@ -45,24 +41,15 @@ public final class Linear: Layer {
     }
 
     public func bind(to store: ParameterStore, prefix: String) {
-        weightName = prefix + "weight"
-        weight = store.value(prefix + "weight")
-        weightGradient = store.gradient(prefix + "weight")
-        if hasBias {
-            bias = store.value(prefix + "bias")
-            biasGradient = store.gradient(prefix + "bias")
-        }
+        parameters.bind(to: store, prefix: prefix, hasBias: hasBias)
     }
 
     public func initializeParameters(seed: UInt64) {
-        guard let weight else { preconditionFailure("Linear: initializeParameters before bind") }
-        initializeWeight(weight, name: weightName, fanIn: inputs, fanOut: outputs,
-                         scheme: initialization, seed: seed)
-        bias?.fill(0)
+        parameters.initialize(fanIn: inputs, fanOut: outputs, scheme: initialization, seed: seed, layer: "Linear")
     }
 
     public func forward(_ input: Tensor, context: inout ForwardContext) -> Tensor {
-        guard let weight else { preconditionFailure("Linear: forward before bind") }
+        guard let weight = parameters.weight else { preconditionFailure("Linear: forward before bind") }
         precondition(input.rank >= 1 && input.shape[input.rank - 1] == inputs,
                      "Linear: input \(input.shape) does not end in \(inputs)")
         self.input = input
@@ -70,18 +57,20 @@ public final class Linear: Layer {
         var shape = input.shape
         shape[shape.count - 1] = outputs
         let y = output.tensor(shape)
-        Kernels.linearForward(out: y.pointer, input: input.pointer, weight: weight.pointer, bias: bias?.pointer,
+        Kernels.linearForward(out: y.pointer, input: input.pointer, weight: weight.pointer, bias: parameters.bias?.pointer,
                               rows: rows, inChannels: inputs, outChannels: outputs)
         return y
     }
 
     public func backward(_ outputGradient: Tensor, needsInputGradient: Bool) -> Tensor? {
-        guard let weight, let weightGradient else { preconditionFailure("Linear: backward before bind") }
+        guard let weight = parameters.weight, let weightGradient = parameters.weightGradient else {
+            preconditionFailure("Linear: backward before bind")
+        }
         let rows = input.count / inputs
         precondition(outputGradient.count == rows * outputs,
                      "Linear: output gradient \(outputGradient.shape) does not match the last forward")
         let dx: Tensor? = needsInputGradient ? inputGradient.tensor(input.shape) : nil
-        Kernels.linearBackward(dinput: dx?.pointer, dweight: weightGradient.pointer, dbias: biasGradient?.pointer,
+        Kernels.linearBackward(dinput: dx?.pointer, dweight: weightGradient.pointer, dbias: parameters.biasGradient?.pointer,
                                dout: outputGradient.pointer, input: input.pointer, weight: weight.pointer,
                                rows: rows, inChannels: inputs, outChannels: outputs)
         return dx

@@ -10,10 +10,7 @@ public struct EvaluationResult: Sendable, Equatable {
     public let samples: Int
 
     public init(loss: Double, accuracy: Double?, count: Int, samples: Int) {
-        self.loss = loss
-        self.accuracy = accuracy
-        self.count = count
-        self.samples = samples
+        (self.loss, self.accuracy, self.count, self.samples) = (loss, accuracy, count, samples)
     }
 
     /// The result from sums over a split: `lossSum` is the loss times the

@@ -29,13 +29,8 @@ public final class LeNet: Model {
         public init(inputChannels: Int = 1, imageSize: Int = 28, conv1Channels: Int = 16,
                     conv2Channels: Int = 32, kernel: Int = 5, hidden: Int = 128,
                     classes: Int = 10, dropout: Float = 0) {
-            self.inputChannels = inputChannels
-            self.imageSize = imageSize
-            self.conv1Channels = conv1Channels
-            self.conv2Channels = conv2Channels
-            self.kernel = kernel
-            self.hidden = hidden
-            self.classes = classes
+            (self.inputChannels, self.imageSize, self.conv1Channels) = (inputChannels, imageSize, conv1Channels)
+            (self.conv2Channels, self.kernel, self.hidden, self.classes) = (conv2Channels, kernel, hidden, classes)
             self.dropout = dropout
         }
 

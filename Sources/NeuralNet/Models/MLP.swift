@@ -23,12 +23,8 @@ public final class MLP: Model {
 
         public init(inputs: Int, hidden: [Int], outputs: Int, activation: Activation = .relu,
                     dropout: Float = 0, loss: LossKind = .crossEntropy) {
-            self.inputs = inputs
-            self.hidden = hidden
-            self.outputs = outputs
-            self.activation = activation
-            self.dropout = dropout
-            self.loss = loss
+            (self.inputs, self.hidden, self.outputs, self.activation) = (inputs, hidden, outputs, activation)
+            (self.dropout, self.loss) = (dropout, loss)
         }
 
         /// The benchmark shape 784-1024-1024-10 with ReLU.

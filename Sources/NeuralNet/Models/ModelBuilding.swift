@@ -13,12 +13,15 @@ public final class LayerStack {
     public let store: ParameterStore
     // The gradient range each layer finishes, nil for layers without parameters.
     private let ranges: [Range<Int>?]
+    // Forward runs the layers as one Sequential (backward reports ranges, so it walks them itself).
+    private let sequence: Sequential
 
     /// Lays out and binds the parameters of `layers`.
     ///
     /// - Parameter layers: Named layers in forward order.
     public init(_ layers: [(name: String, layer: Layer)]) {
         self.layers = layers
+        self.sequence = Sequential(layers)
         let specsPerLayer = layers.map { $0.layer.parameterSpecs(prefix: $0.name + ".") }
         let store = ParameterStore(specsPerLayer.reversed().flatMap { $0 })
         self.store = store
@@ -37,14 +40,12 @@ public final class LayerStack {
 
     /// Initializes every layer's parameters from `seed`.
     public func initializeParameters(seed: UInt64) {
-        for (_, layer) in layers { layer.initializeParameters(seed: seed) }
+        sequence.initializeParameters(seed: seed)
     }
 
     /// Runs all layers in order.
     public func forward(_ input: Tensor, context: inout ForwardContext) -> Tensor {
-        var x = input
-        for (_, layer) in layers { x = layer.forward(x, context: &context) }
-        return x
+        sequence.forward(input, context: &context)
     }
 
     /// Runs all layers' backward in reverse, reporting each layer's finished

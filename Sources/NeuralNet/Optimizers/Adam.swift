@@ -82,15 +82,10 @@ public final class AdamW: Adam {
     ///   - epsilon: The denominator's stabilizer.
     ///   - weightDecay: The decoupled decay coefficient (PyTorch's default 0.01).
     ///   - weightDecayScope: Which parameters weight decay applies to.
-    public init(
-        parameters: ParameterStore,
-        shard: Range<Int>? = nil,
-        betas: (Float, Float) = (0.9, 0.999),
-        epsilon: Float = 1e-8,
-        weightDecay: Float = 0.01,
-        weightDecayScope: WeightDecayScope = .decayingParameters
-    ) {
-        super.init(core: AdamCore(name: "AdamW", decoupled: true, parameters: parameters, shard: shard, betas: betas,
-                                  epsilon: epsilon, weightDecay: weightDecay, weightDecayScope: weightDecayScope))
+    public init(parameters: ParameterStore, shard: Range<Int>? = nil, betas: (Float, Float) = (0.9, 0.999), epsilon: Float = 1e-8,
+                weightDecay: Float = 0.01, weightDecayScope: WeightDecayScope = .decayingParameters) {
+        let core = AdamCore(name: "AdamW", decoupled: true, parameters: parameters, shard: shard, betas: betas,
+                            epsilon: epsilon, weightDecay: weightDecay, weightDecayScope: weightDecayScope)
+        super.init(core: core)
     }
 }

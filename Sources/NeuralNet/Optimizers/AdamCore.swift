@@ -26,13 +26,8 @@ final class AdamCore {
                      "\(name): betas \(betas) outside [0, 1)")
         precondition(epsilon >= 0, "\(name): negative epsilon \(epsilon)")
         precondition(weightDecay >= 0, "\(name): negative weight decay \(weightDecay)")
-        self.parameters = parameters
-        self.shard = shard
-        self.betas = betas
-        self.epsilon = epsilon
-        self.weightDecay = weightDecay
-        self.weightDecayScope = weightDecayScope
-        self.decoupled = decoupled
+        (self.parameters, self.shard, self.betas, self.epsilon) = (parameters, shard, betas, epsilon)
+        (self.weightDecay, self.weightDecayScope, self.decoupled) = (weightDecay, weightDecayScope, decoupled)
         firstMoment = Tensor(zeros: [shard.count])
         secondMoment = Tensor(zeros: [shard.count])
         segments = decaySegments(of: parameters, shard: shard, scope: weightDecayScope)

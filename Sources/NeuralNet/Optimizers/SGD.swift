@@ -54,13 +54,8 @@ public final class SGD: Optimizer {
         precondition(weightDecay >= 0, "SGD: negative weight decay \(weightDecay)")
         precondition(!nesterov || (momentum > 0 && dampening == 0),
                      "SGD: Nesterov momentum needs momentum > 0 and zero dampening")
-        self.parameters = parameters
-        self.shard = shard
-        self.momentum = momentum
-        self.dampening = dampening
-        self.nesterov = nesterov
-        self.weightDecay = weightDecay
-        self.weightDecayScope = weightDecayScope
+        (self.parameters, self.shard, self.momentum, self.dampening) = (parameters, shard, momentum, dampening)
+        (self.nesterov, self.weightDecay, self.weightDecayScope) = (nesterov, weightDecay, weightDecayScope)
         momentumBuffer = Tensor(zeros: [momentum > 0 ? shard.count : 0])
         segments = decaySegments(of: parameters, shard: shard, scope: weightDecayScope)
     }

@@ -50,9 +50,7 @@ public struct Conv2DGeometry: Sendable, Equatable {
         precondition(height + 2 * padding.height >= kernel.height && width + 2 * padding.width >= kernel.width,
                      "Conv2DGeometry: kernel \(kernel.height) x \(kernel.width) larger than padded input "
                         + "\(height + 2 * padding.height) x \(width + 2 * padding.width)")
-        self.channels = channels
-        self.height = height
-        self.width = width
+        (self.channels, self.height, self.width) = (channels, height, width)
         self.kernelHeight = kernel.height
         self.kernelWidth = kernel.width
         self.strideHeight = stride.height

@@ -206,9 +206,7 @@ private final class WatchdogState {
     var reportDirectory: String?
 
     init(timeout: Double, rank: Int, onTimeout: @escaping (String) -> Void) {
-        self.timeout = timeout
-        self.rank = rank
-        self.onTimeout = onTimeout
+        (self.timeout, self.rank, self.onTimeout) = (timeout, rank, onTimeout)
         pthread_mutex_init(mutex, nil)
         var attributes = pthread_condattr_t()
         pthread_condattr_init(&attributes)

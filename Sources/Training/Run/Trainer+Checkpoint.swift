@@ -490,7 +490,7 @@ extension Trainer {
         let flags = try communicator.allReduce([finite ? 0 : 1, stop ? 1 : 0] as [Int32], op: .max)
         preemptionPending = flags[1] != 0
         guard flags[0] != 0 else { return false }
-        if config.run.training.nonFinite == .skip {
+        if config.run.training.nonfinite == .skip {
             skippedSteps += 1
             return true
         }

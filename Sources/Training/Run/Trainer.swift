@@ -81,9 +81,7 @@ public final class Trainer {
     /// - Throws: ``ConfigError``, ``RunError``, `DataError` or ``ReplicaError``
     ///   for bad input, the same on every rank.
     public init(config: ResolvedConfig, communicator: Communicator, options: RunOptions) throws {
-        self.config = config
-        self.communicator = communicator
-        self.options = options
+        (self.config, self.communicator, self.options) = (config, communicator, options)
         isLeader = communicator.rank == 0
         stopRequestPath = options.directory?.appendingPathComponent(PreemptionSignal.requestFile).path
         sync = ReplicaSync(communicator: communicator)
@@ -148,11 +146,11 @@ public final class Trainer {
         schedule = RunComponents.makeSchedule(config, totalSteps: totalSteps)
         // Buckets are a unit of readiness on one host; across hosts a smaller
         // one starts crossing the network earlier (docs/benchmarks.md).
-        let bucketMB = try communicator.sharesOneNode() ? config.run.parallel.bucketMB : config.run.parallel.bucketMBAcrossHosts
+        let bucketMB = try communicator.sharesOneNode() ? config.run.parallel.bucketMb : config.run.parallel.bucketMbAcrossHosts
         reducer = try GradientReducer(communicator: communicator, parameters: model.parameters,
                                       bucketBytes: max(4, Int(bucketMB * 1_048_576)),
                                       overlap: config.run.parallel.overlap,
-                                      precision: config.run.parallel.gradientDType == .bf16 ? .bfloat16 : .float32,
+                                      precision: config.run.parallel.gradientDtype == .bf16 ? .bfloat16 : .float32,
                                       shards: shards, progress: options.progress)
 
         if isLeader, let directory = options.directory {
@@ -204,7 +202,7 @@ public final class Trainer {
         let simulatedHosts = ProcessInfo.processInfo.environment["DDP_TEST_SIMULATED_HOSTS"].flatMap { Int($0) }
             .flatMap { $0 >= 1 && communicator.size % $0 == 0 ? $0 : nil }
         let allocator = SharedGradientBuffers.allocator(
-            communicator: communicator, singleHost: config.run.parallel.gradientDType == .float32,
+            communicator: communicator, singleHost: config.run.parallel.gradientDtype == .float32,
             simulatedHosts: simulatedHosts
         ) { error in
             // Several nodes are the normal case for MPI; a failure on one node is worth a line.

@@ -147,7 +147,7 @@ enum TrainBenchmark {
             model: kind, ranks: world.size, parameters: parameterCount, globalBatch: globalBatch,
             perRankBatch: perRankBatch, timedSteps: steps, progress: progress.rawValue,
             transport: trainer.reducer.transport.rawValue,
-            bucketMB: Double(trainer.reducer.bucketBytes) / 1_048_576, gradientDtype: config.run.parallel.gradientDType.rawValue,
+            bucketMB: Double(trainer.reducer.bucketBytes) / 1_048_576, gradientDtype: config.run.parallel.gradientDtype.rawValue,
             zero: config.run.parallel.zero,
             samplesPerSecond: samplesPerSecond, tokensPerSecond: tokensPerSecond,
             stepSeconds: stepSeconds, computeSeconds: stepSeconds - exposed / Double(steps),
