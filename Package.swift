@@ -52,6 +52,17 @@ let package = Package(
             pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"])]
         ),
+        // One-call JPEG decoding for `ddp prepare images`.
+        .systemLibrary(
+            name: "CTurboJPEG",
+            pkgConfig: "libturbojpeg",
+            providers: [.apt(["libturbojpeg0-dev"])]
+        ),
+        // A C face for SentencePiece's C++ API: subword tokenizers trained on a corpus.
+        .target(
+            name: "CSentencePiece",
+            linkerSettings: [.linkedLibrary("sentencepiece"), .linkedLibrary("sentencepiece_train")]
+        ),
         // Acquire/release access to counters in memory shared between ranks.
         .systemLibrary(name: "CAtomics"),
 
@@ -66,7 +77,7 @@ let package = Package(
         // MARK: - Layer 4: layers, models, losses, optimizers; data sets and sampler
 
         .target(name: "NeuralNet", dependencies: ["TensorCore", "CBLAS"]),
-        .target(name: "DataPipeline", dependencies: ["TensorCore", "CZlib"]),
+        .target(name: "DataPipeline", dependencies: ["TensorCore", "CZlib", "CTurboJPEG", "CSentencePiece"]),
 
         // The run config (schema, defaults, overrides) and what it builds:
         // the data splits, the model, the optimizer, the schedule. Below both
@@ -75,6 +86,9 @@ let package = Package(
             name: "RunConfig",
             dependencies: ["NeuralNet", "DataPipeline", "TensorCore", .product(name: "Yams", package: "Yams")]
         ),
+
+        // `ddp prepare`: raw text, image folders and CSV files to memory-mappable shards.
+        .target(name: "DataPreparation", dependencies: ["DataPipeline"]),
 
         // MARK: - Layer 5: data parallelism
 
@@ -130,6 +144,7 @@ let package = Package(
                 "Serving",
                 "DataParallel",
                 "DataPipeline",
+                "DataPreparation",
                 "NeuralNet",
                 "MPI",
                 "TensorCore",

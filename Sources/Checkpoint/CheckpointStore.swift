@@ -1,3 +1,4 @@
+import DataPipeline
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -30,6 +31,8 @@ public struct CheckpointStore: Sendable {
     public static let modelFile = "model.safetensors"
     public static let optimizerFile = "optimizer.safetensors"
     public static let stateFile = "trainer.json"
+    /// The SentencePiece model of a run on prepared subword text, copied from the data set.
+    public static let tokenizerFile = "tokenizer.model"
     public static let latestFile = "latest"
     /// The digests of every file, in `sha256sum` format: `sha256sum -c SHA256SUMS`
     /// checks a checkpoint without this program.

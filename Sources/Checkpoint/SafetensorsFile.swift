@@ -1,3 +1,4 @@
+import DataPipeline
 import Foundation
 #if canImport(Glibc)
 import Glibc

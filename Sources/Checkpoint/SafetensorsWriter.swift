@@ -1,3 +1,4 @@
+import DataPipeline
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -244,6 +244,11 @@ public enum CheckpointCompressor {
         var state = source.state
         let (modelDigest, modelBytes) = try writer.finish()
         state.files = [CheckpointStore.modelFile: .init(bytes: modelBytes, sha256: modelDigest)]
+        if let tokenizer = source.state.files[CheckpointStore.tokenizerFile] {
+            let bytes = try Data(contentsOf: source.directory.appendingPathComponent(CheckpointStore.tokenizerFile))
+            _ = try writeFileSynced(directory.appendingPathComponent(CheckpointStore.tokenizerFile).path, bytes)
+            state.files[CheckpointStore.tokenizerFile] = tokenizer
+        }
         let optimizer = try SafetensorsWriter(
             path: directory.appendingPathComponent(CheckpointStore.optimizerFile).path, entries: [],
             metadata: ["compressed": "no optimizer state: a compressed checkpoint is for inference"])

@@ -140,7 +140,7 @@ public final class BatchLoader {
     private func fill(buffer index: Int, position: SamplerPosition) -> Batch {
         let n = sampler.fillBatch(position.batch, epoch: position.epoch, batchSize: batchSize,
                                   into: buffers[index].indices)
-        copySamples(buffers[index], count: n)
+        BatchLoader.copySamples(dataset, buffers[index], count: n, epoch: position.epoch)
         return makeBatch(buffer: index, count: n, position: position)
     }
 
@@ -148,9 +148,9 @@ public final class BatchLoader {
         let buffer = buffers[nextBuffer]
         let n = sampler.fillBatch(position.batch, epoch: position.epoch, batchSize: batchSize, into: buffer.indices)
         pending = Pending(position: position, buffer: nextBuffer, count: n)
-        let dataset = dataset
+        let (dataset, epoch) = (dataset, position.epoch)
         queue.async(group: group) {
-            BatchLoader.copySamples(dataset, buffer, count: n)
+            BatchLoader.copySamples(dataset, buffer, count: n, epoch: epoch)
         }
     }
 
@@ -160,15 +160,11 @@ public final class BatchLoader {
         pending = nil
     }
 
-    private func copySamples(_ buffer: Buffer, count: Int) {
-        BatchLoader.copySamples(dataset, buffer, count: count)
-    }
-
-    private static func copySamples(_ dataset: Dataset, _ buffer: Buffer, count: Int) {
+    private static func copySamples(_ dataset: Dataset, _ buffer: Buffer, count: Int, epoch: Int) {
         let inputSize = dataset.inputSize
         let targetSize = dataset.targetSize
         for k in 0..<count {
-            dataset.copySample(buffer.indices[k], input: buffer.inputs.pointer + k * inputSize,
+            dataset.copySample(buffer.indices[k], epoch: epoch, input: buffer.inputs.pointer + k * inputSize,
                                target: buffer.targets.pointer + k * targetSize)
         }
     }

@@ -133,14 +133,15 @@ public struct CSVTable: Sendable {
     }
 
     /// A finite number, or `nil`; Float's parser alone would accept "nan" and "inf".
-    static func number(_ field: Substring) -> Float? {
+    public static func number(_ field: Substring) -> Float? {
         guard let value = Float(field), value.isFinite else { return nil }
         return value
     }
 }
 
 extension Substring {
-    func trimmingSpaces() -> Substring {
+    /// The field without leading and trailing spaces and tabs.
+    public func trimmingSpaces() -> Substring {
         var s = self[...]
         while let c = s.first, c == " " || c == "\t" { s = s.dropFirst() }
         while let c = s.last, c == " " || c == "\t" { s = s.dropLast() }

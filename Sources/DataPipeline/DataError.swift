@@ -35,6 +35,12 @@ public enum DataError: Error, Equatable, CustomStringConvertible {
     case unknownCharacter(file: String, character: String, offset: Int)
     /// A saved vocabulary string cannot be restored.
     case invalidVocabulary(reason: String)
+    /// An image file cannot be decoded; `reason` starts with its format (`PNG: ...`).
+    case badImage(file: String, reason: String)
+    /// A prepared data set (its manifest or a shard) is not what its manifest says.
+    case badPreparedData(file: String, reason: String)
+    /// A tokenizer model could not be trained, loaded or applied.
+    case tokenizer(file: String, reason: String)
 
     public var description: String {
         switch self {
@@ -71,6 +77,12 @@ public enum DataError: Error, Equatable, CustomStringConvertible {
             return "\(file): character \(character.debugDescription) at offset \(offset) is not in the vocabulary"
         case let .invalidVocabulary(reason):
             return "invalid vocabulary: \(reason)"
+        case let .badImage(file, reason):
+            return "\(file): \(reason)"
+        case let .badPreparedData(file, reason):
+            return "\(file): \(reason)"
+        case let .tokenizer(file, reason):
+            return "\(file): tokenizer: \(reason)"
         }
     }
 }

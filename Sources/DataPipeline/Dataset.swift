@@ -22,9 +22,17 @@ public protocol Dataset: AnyObject {
     /// Writes sample `index` into `input` (``inputSize`` floats) and
     /// `target` (``targetSize`` floats).
     func copySample(_ index: Int, input: UnsafeMutablePointer<Float>, target: UnsafeMutablePointer<Float>)
+    /// Writes sample `index` as drawn in training epoch `epoch`: the same as
+    /// ``copySample(_:input:target:)`` except where a data set varies its
+    /// samples by epoch (``AugmentedDataset``) or wraps one that does.
+    func copySample(_ index: Int, epoch: Int, input: UnsafeMutablePointer<Float>, target: UnsafeMutablePointer<Float>)
 }
 
 extension Dataset {
+    public func copySample(_ index: Int, epoch: Int, input: UnsafeMutablePointer<Float>, target: UnsafeMutablePointer<Float>) {
+        copySample(index, input: input, target: target)
+    }
+
     /// The number of floats in one input.
     public var inputSize: Int { inputShape.reduce(1, *) }
     /// The number of floats in one target.
@@ -69,6 +77,10 @@ public final class SubsetDataset: Dataset {
 
     public func copySample(_ index: Int, input: UnsafeMutablePointer<Float>, target: UnsafeMutablePointer<Float>) {
         base.copySample(indices[index], input: input, target: target)
+    }
+
+    public func copySample(_ index: Int, epoch: Int, input: UnsafeMutablePointer<Float>, target: UnsafeMutablePointer<Float>) {
+        base.copySample(indices[index], epoch: epoch, input: input, target: target)
     }
 }
 

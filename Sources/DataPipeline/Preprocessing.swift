@@ -59,6 +59,15 @@ public final class PreprocessedDataset: Dataset {
 
     public func copySample(_ index: Int, input: UnsafeMutablePointer<Float>, target: UnsafeMutablePointer<Float>) {
         base.copySample(index, input: input, target: target)
+        applySteps(input: input, target: target)
+    }
+
+    public func copySample(_ index: Int, epoch: Int, input: UnsafeMutablePointer<Float>, target: UnsafeMutablePointer<Float>) {
+        base.copySample(index, epoch: epoch, input: input, target: target)
+        applySteps(input: input, target: target)
+    }
+
+    private func applySteps(input: UnsafeMutablePointer<Float>, target: UnsafeMutablePointer<Float>) {
         let n = base.inputSize
         for step in steps {
             switch step {

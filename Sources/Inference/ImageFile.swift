@@ -1,3 +1,4 @@
+import DataPipeline
 import Foundation
 
 /// Grayscale images read from a file for prediction: one image from a PGM
@@ -34,9 +35,9 @@ public struct ImageBatch: Equatable, Sendable {
         }
         var bytes = [UInt8](data)
         if bytes.starts(with: [0x1f, 0x8b]) {
-            bytes = try inflateAll(bytes, expected: nil, source: path)
+            bytes = try asInvalidInput { try inflateAll(bytes, expected: nil, source: path) }
         }
-        if bytes.starts(with: [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]) {
+        if bytes.starts(with: PNGImage.signature) {
             return try PNGDecoder.decode(bytes, source: path)
         }
         if bytes.starts(with: [0x50, 0x35]) || bytes.starts(with: [0x50, 0x32]) {
@@ -133,5 +134,24 @@ public struct ImageBatch: Equatable, Sendable {
             }
         }
         return ImageBatch(count: 1, rows: rows, columns: columns, pixels: pixels)
+    }
+}
+
+/// PNG files through DataPipeline's decoder, reduced to one grayscale image.
+enum PNGDecoder {
+    static func decode(_ bytes: [UInt8], source: String) throws -> ImageBatch {
+        let image = try asInvalidInput { try PNGImage.decode(bytes, source: source) }
+        return ImageBatch(count: 1, rows: image.height, columns: image.width, pixels: image.luma())
+    }
+
+    static func paeth(_ a: Int, _ b: Int, _ c: Int) -> Int { PNGImage.paeth(a, b, c) }
+}
+
+/// Runs `body`, reporting an undecodable image as the request's bad input.
+func asInvalidInput<T>(_ body: () throws -> T) throws -> T {
+    do {
+        return try body()
+    } catch DataError.badImage(let file, let reason) {
+        throw InferenceError.invalidInput(source: file, reason: reason)
     }
 }

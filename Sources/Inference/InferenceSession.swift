@@ -35,6 +35,8 @@ public final class InferenceSession {
     public let inputSteps: [PreprocessingStep]
     /// The character vocabulary of a text model, when it has one.
     public let vocabulary: CharacterVocabulary?
+    /// How a text model's text becomes tokens: its character vocabulary or its SentencePiece model.
+    public let tokenizer: TextTokenizer?
     /// The language model itself, for sampling; `nil` for classifiers.
     public let languageModel: GPT?
     /// The run's config with `data.dir` replaced as asked: what loads the
@@ -73,14 +75,19 @@ public final class InferenceSession {
         self.skipped = skipped
         let state = checkpoint.state
         vocabulary = try state.vocabulary.map { try CharacterVocabulary(serialized: $0) }
+        if state.files[CheckpointStore.tokenizerFile] != nil {
+            tokenizer = try SentencePieceTokenizer(path: url.appendingPathComponent(CheckpointStore.tokenizerFile).path)
+        } else {
+            tokenizer = vocabulary.map(CharacterTokenizer.init)
+        }
         languageModel = (checkpoint.model as? ModelInference)?.model as? GPT
 
         let inputShape = checkpoint.model.inputShape
         if let gpt = languageModel {
             task = .languageModel(vocabularySize: gpt.configuration.vocabSize, context: gpt.configuration.contextLength)
             sampleShape = inputShape
-            if let vocabulary, vocabulary.count != gpt.configuration.vocabSize {
-                throw CheckpointError.malformed(path: url.path, reason: "the model has \(gpt.configuration.vocabSize) tokens but the vocabulary \(vocabulary.count) characters")
+            if let tokenizer, tokenizer.vocabularySize != gpt.configuration.vocabSize {
+                throw CheckpointError.malformed(path: url.path, reason: "the model has \(gpt.configuration.vocabSize) tokens but its tokenizer \(tokenizer.vocabularySize)")
             }
         } else {
             // Compressed forms differ in their tensors, not in their outputs:

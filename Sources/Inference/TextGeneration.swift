@@ -40,11 +40,18 @@ extension InferenceSession {
         if let topK, topK < 1 { throw InferenceError.invalidInput(source: "top-k", reason: "\(topK) must be at least 1") }
         let ids = try encode(prompt, vocabularySize: vocabularySize)
         let generated = gpt.generate(prompt: ids, count: count, temperature: Float(temperature), topK: topK, seed: seed)
-        let text = vocabulary.map { $0.decode(generated) } ?? generated.map(String.init).joined(separator: " ")
+        let text = tokenizer.map { $0.decode(generated.map { Int32($0) }) } ?? generated.map(String.init).joined(separator: " ")
         return GeneratedText(prompt: prompt, text: text, tokens: generated)
     }
 
     private func encode(_ prompt: String, vocabularySize: Int) throws -> [Int] {
+        if let tokenizer, vocabulary == nil {
+            do {
+                return try tokenizer.encode(prompt, file: "prompt").map(Int.init)
+            } catch let error as DataError {
+                throw InferenceError.invalidInput(source: "prompt", reason: "\(error)")
+            }
+        }
         if let vocabulary {
             do {
                 return try vocabulary.encode(prompt, file: "prompt").map(Int.init)

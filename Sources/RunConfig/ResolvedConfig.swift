@@ -209,8 +209,9 @@ public struct ResolvedConfig: Sendable, Equatable {
             throw ConfigError(source: source, key: "model.heads",
                               message: "model.width \(w) is not divisible by model.heads \(h)")
         }
-        if string("data.dataset") == "csv" && string("data.path").isEmpty {
-            throw ConfigError(source: source, key: "data.path", message: "required when data.dataset is csv")
+        let dataset = string("data.dataset")
+        if (dataset == "csv" || dataset == "prepared") && string("data.path").isEmpty {
+            throw ConfigError(source: source, key: "data.path", message: "required when data.dataset is \(dataset)")
         }
     }
 

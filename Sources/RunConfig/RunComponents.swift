@@ -11,6 +11,11 @@ public struct DataSplits {
     public let validationName: String
     /// The character vocabulary of a text corpus, carried into checkpoints.
     public let vocabulary: CharacterVocabulary?
+    /// The SentencePiece model of prepared subword text, copied into checkpoints.
+    public var tokenizerModel: String? = nil
+    /// Characters (Unicode scalars) per token of a text validation split, so that
+    /// a loss per token converts to bits per character: 1 for character tokens.
+    public var validationCharactersPerToken: Double? = nil
     /// A description of the data, logged at start and compared across ranks.
     public let summary: String
 }
@@ -37,7 +42,44 @@ public enum RunComponents {
         let validation: Dataset
         var validationName = "validation"
         var vocabulary: CharacterVocabulary?
+        var tokenizerModel: String?
+        var isImages = settings.isImages
+        var tableStatistics: PreprocessingStep?
+        // data.normalize applies to prepared images and tables, never to tokens.
+        var isTokens = false
+        var charactersPerToken: Double?
         switch settings.source {
+        case .prepared(let path):
+            let data = try PreparedData(directory: path)
+            switch data.manifest.kind {
+            case .text:
+                let context = try textContext(config)
+                let text = data.manifest.text!
+                let count = data.manifest.count
+                let trainCount = count - Int(Double(count) * max(fraction, 0.01))
+                guard trainCount > context else {
+                    throw DataError.tooLittleData(file: path, reason: "\(trainCount) training tokens cannot fill a window of \(context + 1)")
+                }
+                train = PreparedTokenWindows(data, range: 0..<trainCount, contextLength: context)
+                validation = PreparedTokenWindows(data, range: trainCount..<count, contextLength: context)
+                if let characters = text.tokenizer.characters {
+                    vocabulary = try CharacterVocabulary(serialized: characters)
+                    charactersPerToken = 1
+                }
+                if let model = text.tokenizer.model {
+                    tokenizerModel = path + "/" + model.file
+                    let tokenizer = try SentencePieceTokenizer(path: path + "/" + model.file)
+                    charactersPerToken = (validation as! PreparedTokenWindows).charactersPerToken(decodingWith: tokenizer)
+                }
+                isTokens = true
+            case .images:
+                (train, validation) = splitDataset(try PreparedImages(data), validationFraction: fraction, seed: seed)
+                isImages = true
+            case .table:
+                let table = try PreparedTable(data)
+                tableStatistics = table.standardization
+                (train, validation) = splitDataset(table, validationFraction: fraction, seed: seed)
+            }
         case .mnist, .fashionMNIST:
             let isMNIST = settings.source == .mnist
             let path = dir + (isMNIST ? "/mnist" : "/fashion-mnist")
@@ -68,6 +110,7 @@ public enum RunComponents {
             train = corpus.train
             validation = corpus.validation
             vocabulary = corpus.vocabulary
+            charactersPerToken = 1
         case .syntheticText(let samples, let vocabularySize):
             let context = try textContext(config)
             let all = SyntheticTokens.dataset(tokenCount: samples * context + 1, vocabularySize: vocabularySize,
@@ -77,11 +120,21 @@ public enum RunComponents {
             train = all
             validation = split
         }
-        let (preparedTrain, preparedValidation) = preprocess(train, validation, config: config.run)
+        var augmented = train
+        if let settings = settings.augmentation, settings.isActive, train.inputShape.count == 3 {
+            let augmentation = ImageAugmentation(flip: settings.flip, cropPadding: settings.cropPadding,
+                                                 rotateDegrees: settings.rotateDegrees)
+            augmented = AugmentedDataset(train, augmentation: augmentation, seed: seed)
+        }
+        let (preparedTrain, preparedValidation) = isTokens ? (augmented, validation)
+            : preprocess(augmented, validation, config: config.run, isImages: isImages, statistics: tableStatistics)
         let summary = "\(dataset): \(preparedTrain.count) training and \(preparedValidation.count) \(validationName) samples, "
             + "input \(preparedTrain.inputShape), \(preparedTrain.classCount.map { "\($0) classes" } ?? "regression")"
-        return DataSplits(train: preparedTrain, validation: preparedValidation, validationName: validationName,
-                          vocabulary: vocabulary, summary: summary)
+        var splits = DataSplits(train: preparedTrain, validation: preparedValidation, validationName: validationName,
+                                vocabulary: vocabulary, summary: summary)
+        splits.tokenizerModel = tokenizerModel
+        splits.validationCharactersPerToken = charactersPerToken
+        return splits
     }
 
     /// The context length of a text data set's windows: the GPT's.
@@ -93,17 +146,16 @@ public enum RunComponents {
         return context
     }
 
-    private static func preprocess(_ train: Dataset, _ validation: Dataset,
-                                   config: RunConfig) -> (Dataset, Dataset) {
+    /// - Parameter statistics: A prepared table's standardization, measured by `ddp prepare` over all its rows.
+    private static func preprocess(_ train: Dataset, _ validation: Dataset, config: RunConfig, isImages isImage: Bool,
+                                   statistics: PreprocessingStep?) -> (Dataset, Dataset) {
         var steps: [PreprocessingStep] = []
-        let isImage = config.data.isImages
         switch config.data.normalize {
         case .scale:
             steps.append(.scale(isImage ? 1 / 255 : 1))
         case .standardize:
             // Statistics come from the training split only, and are applied to both.
-            let statistics = Standardization(measuring: train, perFeature: !isImage)
-            steps.append(statistics.step)
+            steps.append(statistics ?? Standardization(measuring: train, perFeature: !isImage).step)
         case .none:
             break
         }

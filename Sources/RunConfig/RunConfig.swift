@@ -100,6 +100,8 @@ extension RunConfig {
             case sklearn(String)
             /// `data.path`, `data.label_column`.
             case csv(path: String, labelColumn: Int)
+            /// `data.path`: a directory `ddp prepare` wrote.
+            case prepared(path: String)
             /// `data.samples`, `data.features`, `data.classes`.
             case syntheticClasses(samples: Int, features: Int, classes: Int)
             /// `data.samples`, `data.vocabulary`.
@@ -121,19 +123,41 @@ extension RunConfig {
         /// `data.normalize`; `.none` for data sets it does not apply to.
         public var normalize: Normalization
 
-        /// Whether the data set is images (MNIST, Fashion-MNIST), scaled by 1/255.
+        /// Whether the data set is built-in images (MNIST, Fashion-MNIST), scaled by 1/255.
         public var isImages: Bool { source == .mnist || source == .fashionMNIST }
+
+        /// `data.prefetch`.
+        public var prefetch: Bool
+        /// `data.augment.*`; `nil` when it does not apply.
+        public var augmentation: AugmentationSettings?
+
+        /// `data.augment.*`: random transformations of training images.
+        public struct AugmentationSettings: Sendable, Equatable {
+            public var flip: Bool
+            public var cropPadding: Int
+            public var rotateDegrees: Double
+
+            /// Whether any transformation is on.
+            public var isActive: Bool { flip || cropPadding > 0 || rotateDegrees > 0 }
+        }
 
         init(_ table: ConfigTable) {
             dataset = table.string("data.dataset")
             directory = table.string("data.dir")
             validationFraction = table.double("data.validation_fraction")
             normalize = table.values["data.normalize"].flatMap { Normalization(rawValue: "\($0)") } ?? .none
+            prefetch = table.bool("data.prefetch")
+            if table.values["data.augment.flip"] != nil {
+                augmentation = AugmentationSettings(flip: table.bool("data.augment.flip"),
+                                                    cropPadding: table.int("data.augment.crop_padding"),
+                                                    rotateDegrees: table.double("data.augment.rotate_degrees"))
+            }
             switch dataset {
             case "mnist": source = .mnist
             case "fashion_mnist": source = .fashionMNIST
             case "shakespeare": source = .shakespeare
             case "csv": source = .csv(path: table.string("data.path"), labelColumn: table.int("data.label_column"))
+            case "prepared": source = .prepared(path: table.string("data.path"))
             case "synthetic_classes":
                 source = .syntheticClasses(samples: table.int("data.samples"), features: table.int("data.features"),
                                            classes: table.int("data.classes"))

@@ -113,6 +113,16 @@ extension Trainer {
             files[CheckpointStore.modelFile] = .init(bytes: bytes, sha256: digest)
         }
 
+        if let model = data.tokenizerModel {
+            attempt {
+                // The run decodes what it generates with its data set's tokenizer: the checkpoint carries it.
+                let target = directory!.appendingPathComponent(CheckpointStore.tokenizerFile).path
+                let bytes = try Data(contentsOf: URL(fileURLWithPath: model))
+                let digest = try writeFileSynced(target, bytes)
+                files[CheckpointStore.tokenizerFile] = .init(bytes: bytes.count, sha256: digest)
+            }
+        }
+
         let states = optimizer.stateBuffers
         var optimizerWriter: SafetensorsWriter?
         attempt {

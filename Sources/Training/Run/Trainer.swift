@@ -130,7 +130,7 @@ public final class Trainer {
 
         let sampler = DistributedSampler(count: data.train.count, ranks: ranks, rank: communicator.rank, seed: seed,
                                          shuffle: config.run.training.shuffle, dropLast: config.run.training.dropLast)
-        loader = BatchLoader(dataset: data.train, sampler: sampler, batchSize: microBatch)
+        loader = BatchLoader(dataset: data.train, sampler: sampler, batchSize: microBatch, prefetch: config.run.data.prefetch)
         stepsPerEpoch = loader.batchesPerEpoch / accumulation
         guard stepsPerEpoch > 0 else {
             throw ConfigError(source: config.source, key: "training.batch_size",
@@ -359,6 +359,11 @@ public final class Trainer {
         if config.run.model.isLanguageModel {
             text += String(format: "  perplexity %.3f", exp(result.loss))
             record.append(("perplexity", .double(exp(result.loss))))
+            if let perToken = data.validationCharactersPerToken {
+                let bits = result.loss / log(2) / perToken
+                text += String(format: "  %.3f bits/char", bits)
+                record.append(("bits_per_character", .double(bits)))
+            }
         }
         text += "  (\(result.samples) samples)"
         record.append(("samples", .int(result.samples)))

@@ -10,7 +10,8 @@ struct DDPCommand: ParsableCommand {
               ddp train --config configs/mnist-mlp.yaml
               mpirun -np 2 ddp train --config configs/mnist-mlp.yaml
             """,
-        subcommands: [TrainCommand.self, LaunchCommand.self, EnvCommand.self, BenchCommand.self, ConfigCommand.self, PlotCommand.self, CompressCommand.self]
+        subcommands: [TrainCommand.self, LaunchCommand.self, PrepareCommand.self, EnvCommand.self, BenchCommand.self, ConfigCommand.self]
+            + [PlotCommand.self, CompressCommand.self]
             + [EvalCommand.self, PredictCommand.self, InspectCommand.self, ServeCommand.self]
     )
 }

@@ -1,11 +1,14 @@
-import DataPipeline
-
 /// A minimal PNG reader: 8-bit grayscale, gray+alpha, RGB or RGBA images,
-/// not interlaced: enough for a digit drawn in any image tool.
-enum PNGDecoder {
-    /// Decodes the PNG file `bytes` to one grayscale image.
-    static func decode(_ bytes: [UInt8], source: String) throws -> ImageBatch {
-        func invalid(_ reason: String) -> InferenceError { .invalidInput(source: source, reason: "PNG: " + reason) }
+/// not interlaced: what image tools and data set exporters write.
+public enum PNGImage {
+    /// The 8 bytes every PNG file starts with.
+    public static let signature: [UInt8] = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]
+
+    /// Decodes the PNG file `bytes`.
+    ///
+    /// - Throws: ``DataError/badImage(file:reason:)`` naming `source`.
+    public static func decode(_ bytes: [UInt8], source: String) throws -> DecodedImage {
+        func invalid(_ reason: String) -> DataError { .badImage(file: source, reason: "PNG: " + reason) }
         func word(_ at: Int) -> Int { (0..<4).reduce(0) { $0 << 8 | Int(bytes[at + $1]) } }
         var position = 8
         var width = 0, height = 0, channels = 0
@@ -53,7 +56,7 @@ enum PNGDecoder {
         guard height * (stride + 1) <= largestInflatedSize(of: compressed.count) else {
             throw invalid("\(compressed.count) bytes of image data cannot hold a \(width)x\(height) image")
         }
-        let raw = try inflateAll(compressed, expected: height * (stride + 1), source: source)
+        let raw = try inflateAll(compressed, expected: height * (stride + 1), source: source, format: "PNG: ")
         guard raw.count == height * (stride + 1) else {
             throw invalid("image data has \(raw.count) bytes, expected \(height * (stride + 1))")
         }
@@ -78,18 +81,11 @@ enum PNGDecoder {
                 pixels[y * stride + x] = UInt8(truncatingIfNeeded: value + predicted)
             }
         }
-        var gray = [Float](repeating: 0, count: width * height)
-        for i in 0..<(width * height) {
-            let p = i * channels
-            gray[i] = channels >= 3
-                ? 0.299 * Float(pixels[p]) + 0.587 * Float(pixels[p + 1]) + 0.114 * Float(pixels[p + 2])
-                : Float(pixels[p])
-        }
-        return ImageBatch(count: 1, rows: height, columns: width, pixels: gray)
+        return DecodedImage(width: width, height: height, channels: channels, pixels: pixels)
     }
 
     /// The PNG Paeth predictor: whichever neighbour is closest to `a + b - c`.
-    static func paeth(_ a: Int, _ b: Int, _ c: Int) -> Int {
+    public static func paeth(_ a: Int, _ b: Int, _ c: Int) -> Int {
         let p = a + b - c
         let pa = abs(p - a), pb = abs(p - b), pc = abs(p - c)
         if pa <= pb && pa <= pc { return a }
@@ -97,19 +93,23 @@ enum PNGDecoder {
     }
 }
 
+
 /// Inflates a whole zlib or gzip stream.
 ///
-/// - Parameter expected: The decompressed size when known (a PNG's), else it grows.
-func inflateAll(_ compressed: [UInt8], expected: Int?, source: String) throws -> [UInt8] {
+/// - Parameters:
+///   - expected: The decompressed size when known (a PNG's), else it grows.
+///   - format: Prefixes the reason of an error, e.g. `PNG: `.
+/// - Throws: ``DataError/badImage(file:reason:)`` naming `source`.
+public func inflateAll(_ compressed: [UInt8], expected: Int?, source: String, format: String = "") throws -> [UInt8] {
     // One spare byte for a known size lets zlib report the end without running out of room.
     let capacity = max(expected.map { $0 + 1 } ?? compressed.count * 4, 64)
     do {
         return try inflateStream(compressed, capacity: capacity, exactSize: expected != nil)
     } catch InflateError.couldNotStart {
-        throw InferenceError.invalidInput(source: source, reason: "zlib could not start inflating")
+        throw DataError.badImage(file: source, reason: format + "zlib could not start inflating")
     } catch InflateError.truncated {
-        throw InferenceError.invalidInput(source: source, reason: "compressed data end early (truncated file)")
+        throw DataError.badImage(file: source, reason: format + "compressed data end early (truncated file)")
     } catch {
-        throw InferenceError.invalidInput(source: source, reason: "compressed data are corrupt")
+        throw DataError.badImage(file: source, reason: format + "compressed data are corrupt")
     }
 }
