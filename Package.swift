@@ -165,7 +165,7 @@ let package = Package(
         // The base test cases and helpers the checkpoint, training and command tests share.
         .target(
             name: "DDPTestSupport",
-            dependencies: ["MPI", "RunConfig", "Checkpoint", "Training", "MPIRunSupport"],
+            dependencies: ["MPI", "RunConfig", "Checkpoint", "Training", "MPIRunSupport", "CTurboJPEG"],
             path: "Tests/DDPTestSupport"
         ),
 
@@ -174,8 +174,13 @@ let package = Package(
         .testTarget(name: "NeuralNetTests", dependencies: ["TensorCore", "NeuralNet"]),
         .testTarget(name: "DataPipelineTests", dependencies: ["TensorCore", "DataPipeline", "MPIRunSupport"]),
         .testTarget(name: "RunConfigTests", dependencies: ["RunConfig"]),
+        .testTarget(
+            name: "DataPreparationTests",
+            dependencies: ["DataPipeline", "DataPreparation", "Checkpoint", "TensorCore", "MPIRunSupport",
+                           "DDPTestSupport", "ddp"]
+        ),
         .testTarget(name: "RunLogTests", dependencies: ["RunLog", "MPIRunSupport", "DDPTestSupport", "ddp"]),
-        .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint", "MPIRunSupport", "DDPTestSupport", "ddp"]),
+        .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint", "DataPipeline", "MPIRunSupport", "DDPTestSupport", "ddp"]),
         .testTarget(
             name: "TrainingTests",
             dependencies: ["Checkpoint", "RunLog", "Training", "Launcher", "MPIRunSupport", "DDPTestSupport", "ddp"]

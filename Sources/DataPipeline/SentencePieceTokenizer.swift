@@ -95,6 +95,8 @@ public final class SentencePieceTokenizer: TextTokenizer, @unchecked Sendable {
             "--split_digits=true", "--allow_whitespace_only_pieces=true", "--input_sentence_size=2000000",
             "--shuffle_input_sentence=true", "--max_sentence_length=16384", "--num_threads=2", "--minloglevel=2",
             "--unk_id=0", "--bos_id=1", "--eos_id=2", "--pad_id=-1",
+            // A corpus too small for the size asked gets the pieces it has rather than an error.
+            "--hard_vocab_limit=false",
         ].joined(separator: " ")
         var error: UnsafeMutablePointer<CChar>?
         guard ddp_spm_train(flags, &error) == 0 else { throw DataError.tokenizer(file: sample, reason: take(error)) }

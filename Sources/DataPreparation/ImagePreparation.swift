@@ -15,6 +15,8 @@ public enum ImagePreparation {
         /// Images per shard; `nil` for about 64 MB per shard.
         public var shardImages: Int?
         public var quiet = false
+        /// A test hook: fail once this many shards are written, leaving a partial run to resume.
+        public var stopAfterShards: Int?
 
         public init() {}
     }
@@ -70,6 +72,7 @@ public enum ImagePreparation {
         let sizes = files.map { fileSize($0.path) }
         let out = try ShardedOutput<Cursor>(output: output, inputs: Dictionary(uniqueKeysWithValues: zip(files.map(\.path), sizes)),
                                             options: optionTable)
+        out.stopAfterShards = options.stopAfterShards
         var cursor = out.cursor ?? Cursor(nextFile: 0, skipped: [])
         let meter = ProgressMeter(total: sizes.reduce(0, +), label: "images", quiet: options.quiet)
         var pixels: ShardFileWriter?, labels: ShardFileWriter?

@@ -18,6 +18,8 @@ final class ShardedOutput<Cursor: Codable & Equatable> {
     private(set) var shards: [PreparedManifest.Shard] = []
     /// Where the input stood after the last finished shard (nil before the first).
     private(set) var cursor: Cursor?
+    /// A test hook: stop with an error once this many shards exist, as a killed run would.
+    var stopAfterShards: Int?
 
     private struct Plan: Codable, Equatable {
         var inputs: [String: Int]
@@ -97,6 +99,9 @@ final class ShardedOutput<Cursor: Codable & Equatable> {
         }
         shards.append(shard)
         self.cursor = cursor
+        if let stop = stopAfterShards, shards.count >= stop {
+            throw PrepareError.io(path: partial, reason: "stopped after \(shards.count) shards (test hook)")
+        }
     }
 
     /// Writes the manifest, drops the bookkeeping, and renames the directory to `output`.

@@ -11,6 +11,8 @@ public enum TablePreparation {
         /// Rows per shard; `nil` for about 64 MB per shard.
         public var shardRows: Int?
         public var quiet = false
+        /// A test hook: fail once this many shards are written, leaving a partial run to resume.
+        public var stopAfterShards: Int?
 
         public init() {}
     }
@@ -88,6 +90,7 @@ public enum TablePreparation {
         let perShard = options.shardRows ?? max(1, (64 << 20) / (features * 4))
         let optionTable = ["label_column": "\(options.labelColumn)", "shard_rows": "\(perShard)"]
         let out = try ShardedOutput<Cursor>(output: output, inputs: [chunks.files[0]: chunks.sizes[0]], options: optionTable)
+        out.stopAfterShards = options.stopAfterShards
         var cursor = out.cursor ?? Cursor(next: .init(file: 0, offset: 0), line: 1, skip: 0, statistics: Statistics(features: features),
                                           largestLabel: -1, columns: names)
         let meter = ProgressMeter(total: chunks.totalBytes, label: "table", quiet: options.quiet)

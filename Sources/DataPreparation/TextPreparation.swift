@@ -21,6 +21,8 @@ public enum TextPreparation {
         /// Bytes of the corpus, spread over it, that train a SentencePiece model.
         public var sampleBytes = 64 << 20
         public var quiet = false
+        /// A test hook: fail once this many shards are written, leaving a partial run to resume.
+        public var stopAfterShards: Int?
 
         public init() {}
     }
@@ -58,6 +60,7 @@ public enum TextPreparation {
         guard options.shardTokens >= 1 else { throw PrepareError.invalid("--shard-tokens must be at least 1") }
         let out = try ShardedOutput<Cursor>(output: output, inputs: Dictionary(uniqueKeysWithValues: zip(chunks.files, chunks.sizes)),
                                             options: optionTable)
+        out.stopAfterShards = options.stopAfterShards
 
         // The tokenizer: found in the cursor or the partial directory when resuming.
         let tokenizer: TextTokenizer

@@ -131,3 +131,19 @@ public func availableMemoryBytes() -> Double? {
     }
     return nil
 }
+
+/// This process's memory as `/proc/self/status` reports it, in bytes: the
+/// peak resident set (`VmHWM`), and the resident set now split into
+/// anonymous memory (`RssAnon`: tensors, buffers) and mapped file pages
+/// (`RssFile`: code, and the pages of memory-mapped data sets, which the
+/// kernel can drop again). `nil` where that cannot be read.
+public func processMemoryBytes() -> (peakResident: Double, anonymous: Double, mappedFiles: Double)? {
+    guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return nil }
+    var fields: [String: Double] = [:]
+    for line in text.split(separator: "\n") {
+        let parts = line.split(whereSeparator: { $0 == ":" || $0 == " " || $0 == "\t" })
+        if parts.count >= 2, let kib = Double(parts[1]) { fields[String(parts[0])] = kib * 1024 }
+    }
+    guard let peak = fields["VmHWM"], let anonymous = fields["RssAnon"], let files = fields["RssFile"] else { return nil }
+    return (peak, anonymous, files)
+}

@@ -48,7 +48,7 @@ private func runPreparation(_ output: PrepareOutputOptions, _ body: () throws ->
         case .table:
             what = "\(manifest.count) rows of \(manifest.table!.features) features, \(manifest.table!.classes.count) classes"
         }
-        print(String(format: "prepared %@ in %d shards from %.1f MB in %.1f s (%.1f MB/s) -> %@", what,
+        print(String(format: "prepared %@ in %d shards from %.2f MB in %.1f s (%.1f MB/s) -> %@", what,
                      manifest.shards.count, megabytes, seconds, megabytes / max(seconds, 1e-9), output.output))
     } catch let error as PrepareError {
         printError(error.description)

@@ -101,6 +101,9 @@ struct TrainCommand: ParsableCommand {
                 }
                 throw ExitCode(JobExitCode.preempted)
             }
+            // Every rank takes part: the figures are the largest over ranks.
+            let memory = processMemoryBytes().map { [$0.peakResident, $0.anonymous, $0.mappedFiles] } ?? [0, 0, 0]
+            let largest = try world.allReduce(memory, op: .max)
             if leader && trainer.step >= trainer.totalSteps && summary.finalTrainLoss.isNaN {
                 // Resumed from a checkpoint at the end of the run: nothing new to report.
                 print("ddp: nothing to do, the run is already complete at step \(trainer.step) of \(trainer.totalSteps); "
@@ -115,6 +118,10 @@ struct TrainCommand: ParsableCommand {
                     }
                 }
                 print(line)
+                if largest[0] > 0 {
+                    print(String(format: "ddp: memory per rank (largest over ranks): peak resident %.0f MB; at the end %.0f MB "
+                                 + "anonymous, %.0f MB of mapped files", largest[0] / 1e6, largest[1] / 1e6, largest[2] / 1e6))
+                }
             }
             if leader, let path = exportParameters {
                 let parameters = trainer.model.parameters
