@@ -102,7 +102,7 @@ struct TrainCommand: ParsableCommand {
                 throw ExitCode(JobExitCode.preempted)
             }
             // Every rank takes part: the figures are the largest over ranks.
-            let memory = processMemoryBytes().map { [$0.peakResident, $0.anonymous, $0.mappedFiles] } ?? [0, 0, 0]
+            let memory: [Double] = processMemoryBytes().map { [$0.peakResident, $0.anonymous, $0.mappedFiles] } ?? [0, 0, 0]
             let largest = try world.allReduce(memory, op: .max)
             if leader && trainer.step >= trainer.totalSteps && summary.finalTrainLoss.isNaN {
                 // Resumed from a checkpoint at the end of the run: nothing new to report.
