@@ -113,23 +113,42 @@ public enum TextPreparation {
             (writer, inShard) = (nil, 0)
         }
         if cursor.next.file < chunks.files.count {
-            try chunks.forEach(from: cursor.next) { text, position, next in
-                let ids = try wrapped { try tokenizer.encode(text, file: chunks.files[position.file]) }
-                var used = position == cursor.next ? cursor.skip : 0
-                while used < ids.count {
-                    let take = min(ids.count - used, options.shardTokens - inShard)
-                    try append(ids[used..<(used + take)])
-                    used += take
-                    cursor.tokens += take
-                    if inShard == options.shardTokens {
-                        let resume = used == ids.count ? Cursor(next: next, skip: 0, tokens: cursor.tokens, characters: characters)
-                            : Cursor(next: position, skip: used, tokens: cursor.tokens, characters: characters)
-                        try closeShard(next: resume)
+            let start = cursor
+            // Chunks are encoded a few at a time on every core, then written in order.
+            var pending: [(text: String, position: TextChunks.Position, next: TextChunks.Position)] = []
+            let cores = max(1, ProcessInfo.processInfo.activeProcessorCount)
+            func flush() throws {
+                var encoded = [Result<[Int32], Error>](repeating: .success([]), count: pending.count)
+                encoded.withUnsafeMutableBufferPointer { results in
+                    DispatchQueue.concurrentPerform(iterations: pending.count) { i in
+                        results[i] = Result { try tokenizer.encode(pending[i].text, file: chunks.files[pending[i].position.file]) }
                     }
                 }
-                meter.update(chunks.bytesBefore(next.file < chunks.files.count ? next : .init(file: chunks.files.count, offset: 0)))
+                for (chunk, result) in zip(pending, encoded) {
+                    let ids = try wrapped { try result.get() }
+                    var used = chunk.position == start.next ? start.skip : 0
+                    while used < ids.count {
+                        let take = min(ids.count - used, options.shardTokens - inShard)
+                        try append(ids[used..<(used + take)])
+                        used += take
+                        cursor.tokens += take
+                        if inShard == options.shardTokens {
+                            let resume = used == ids.count ? Cursor(next: chunk.next, skip: 0, tokens: cursor.tokens, characters: characters)
+                                : Cursor(next: chunk.position, skip: used, tokens: cursor.tokens, characters: characters)
+                            try closeShard(next: resume)
+                        }
+                    }
+                    let done = chunk.next.file < chunks.files.count ? chunk.next : .init(file: chunks.files.count, offset: 0)
+                    meter.update(chunks.bytesBefore(done))
+                }
+                pending.removeAll()
+            }
+            try chunks.forEach(from: cursor.next) { text, position, next in
+                pending.append((text, position, next))
+                if pending.count == 2 * cores { try flush() }
                 return true
             }
+            try flush()
             if inShard > 0 {
                 try closeShard(next: Cursor(next: .init(file: chunks.files.count, offset: 0), skip: 0, tokens: cursor.tokens,
                                             characters: characters))

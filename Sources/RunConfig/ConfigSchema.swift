@@ -69,6 +69,8 @@ public enum ConfigSchema {
         ConfigKey("data.dir", .string, .string("data"), "Where launch/fetch-data.sh put the data sets."),
         ConfigKey("data.path", .string, .string(""), when: ("data.dataset", ["csv", "prepared"]),
                   "The CSV file (numeric columns, one label column), or the directory ddp prepare wrote."),
+        ConfigKey("data.validation_path", .string, .string(""), when: ("data.dataset", ["prepared"]),
+                  "A second prepared directory (same kind and shape) as the validation split; empty splits data.path."),
         ConfigKey("data.label_column", .int(-1_000...1_000), .int(-1), when: ("data.dataset", ["csv"]),
                   "The label column of the CSV; negative counts from the end."),
         ConfigKey("data.validation_fraction", .double(0...0.9, lowerOpen: false), .double(0.1),

@@ -49,19 +49,27 @@ public enum RunComponents {
         var isTokens = false
         var charactersPerToken: Double?
         switch settings.source {
-        case .prepared(let path):
+        case .prepared(let path, let validationPath):
             let data = try PreparedData(directory: path)
+            let separate = try validationPath.map { try PreparedData(directory: $0) }
+            if let separate {
+                try checkCompatible(separate, with: data)
+            }
             switch data.manifest.kind {
             case .text:
                 let context = try textContext(config)
                 let text = data.manifest.text!
                 let count = data.manifest.count
-                let trainCount = count - Int(Double(count) * max(fraction, 0.01))
+                let trainCount = separate == nil ? count - Int(Double(count) * max(fraction, 0.01)) : count
                 guard trainCount > context else {
                     throw DataError.tooLittleData(file: path, reason: "\(trainCount) training tokens cannot fill a window of \(context + 1)")
                 }
                 train = PreparedTokenWindows(data, range: 0..<trainCount, contextLength: context)
-                validation = PreparedTokenWindows(data, range: trainCount..<count, contextLength: context)
+                if let separate {
+                    validation = PreparedTokenWindows(separate, range: 0..<separate.manifest.count, contextLength: context)
+                } else {
+                    validation = PreparedTokenWindows(data, range: trainCount..<count, contextLength: context)
+                }
                 if let characters = text.tokenizer.characters {
                     vocabulary = try CharacterVocabulary(serialized: characters)
                     charactersPerToken = 1
@@ -73,12 +81,20 @@ public enum RunComponents {
                 }
                 isTokens = true
             case .images:
-                (train, validation) = splitDataset(try PreparedImages(data), validationFraction: fraction, seed: seed)
+                if let separate {
+                    (train, validation) = (try PreparedImages(data), try PreparedImages(separate))
+                } else {
+                    (train, validation) = splitDataset(try PreparedImages(data), validationFraction: fraction, seed: seed)
+                }
                 isImages = true
             case .table:
                 let table = try PreparedTable(data)
                 tableStatistics = table.standardization
-                (train, validation) = splitDataset(table, validationFraction: fraction, seed: seed)
+                if let separate {
+                    (train, validation) = (table, try PreparedTable(separate))
+                } else {
+                    (train, validation) = splitDataset(table, validationFraction: fraction, seed: seed)
+                }
             }
         case .mnist, .fashionMNIST:
             let isMNIST = settings.source == .mnist
@@ -135,6 +151,22 @@ public enum RunComponents {
         splits.tokenizerModel = tokenizerModel
         splits.validationCharactersPerToken = charactersPerToken
         return splits
+    }
+
+    /// Checks that a separately prepared validation set can stand in for a split of `train`.
+    private static func checkCompatible(_ validation: PreparedData, with train: PreparedData) throws {
+        func refuse(_ reason: String) -> DataError { .badPreparedData(file: validation.directory, reason: reason) }
+        let (a, b) = (validation.manifest, train.manifest)
+        guard a.kind == b.kind else { throw refuse("holds \(a.kind.rawValue) but data.path holds \(b.kind.rawValue)") }
+        if let x = a.images, let y = b.images, x.shape != y.shape || x.classes != y.classes {
+            throw refuse("images of \(x.shape) in classes \(x.classes), but data.path has \(y.shape) in \(y.classes)")
+        }
+        if let x = a.table, let y = b.table, x.features != y.features {
+            throw refuse("rows of \(x.features) features, but data.path has \(y.features)")
+        }
+        if let x = a.text, let y = b.text, x.tokenizer != y.tokenizer || x.vocabularySize != y.vocabularySize {
+            throw refuse("another tokenizer than data.path's; prepare both with the same tokenizer")
+        }
     }
 
     /// The context length of a text data set's windows: the GPT's.

@@ -100,8 +100,8 @@ extension RunConfig {
             case sklearn(String)
             /// `data.path`, `data.label_column`.
             case csv(path: String, labelColumn: Int)
-            /// `data.path`: a directory `ddp prepare` wrote.
-            case prepared(path: String)
+            /// `data.path`: a directory `ddp prepare` wrote; `data.validation_path`, another for validation (or `nil`).
+            case prepared(path: String, validationPath: String?)
             /// `data.samples`, `data.features`, `data.classes`.
             case syntheticClasses(samples: Int, features: Int, classes: Int)
             /// `data.samples`, `data.vocabulary`.
@@ -157,7 +157,9 @@ extension RunConfig {
             case "fashion_mnist": source = .fashionMNIST
             case "shakespeare": source = .shakespeare
             case "csv": source = .csv(path: table.string("data.path"), labelColumn: table.int("data.label_column"))
-            case "prepared": source = .prepared(path: table.string("data.path"))
+            case "prepared":
+                let validation = table.string("data.validation_path")
+                source = .prepared(path: table.string("data.path"), validationPath: validation.isEmpty ? nil : validation)
             case "synthetic_classes":
                 source = .syntheticClasses(samples: table.int("data.samples"), features: table.int("data.features"),
                                            classes: table.int("data.classes"))

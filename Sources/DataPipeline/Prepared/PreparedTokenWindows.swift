@@ -30,7 +30,7 @@ public final class PreparedTokenWindows: Dataset {
 
     /// Token `position` of the whole stream.
     @inline(__always)
-    func token(_ position: Int) -> Int {
+    public func token(_ position: Int) -> Int {
         let (shard, offset) = data.locate(position)
         let bytes = data.shards[shard].bytes
         if tokenSize == 2 { return Int(UInt16(littleEndian: bytes.loadUnaligned(fromByteOffset: offset * 2, as: UInt16.self))) }

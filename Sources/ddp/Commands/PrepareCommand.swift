@@ -17,7 +17,7 @@ struct PrepareCommand: ParsableCommand {
               data: {dataset: prepared, path: OUTPUT}
             Exits 2 for bad input (naming the file, line or option), 74 when the file system fails.
             """,
-        subcommands: [PrepareText.self, PrepareImages.self, PrepareTable.self]
+        subcommands: [PrepareText.self, PrepareImages.self, PrepareTable.self, PrepareVerify.self]
     )
 }
 
@@ -184,6 +184,43 @@ struct PrepareTable: ParsableCommand {
             var options = TablePreparation.Options()
             (options.labelColumn, options.shardRows, options.quiet) = (labelColumn, shardRows, output.quiet)
             return try TablePreparation.prepare(file: file, output: output.output, options: options)
+        }
+    }
+}
+
+struct PrepareVerify: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "verify",
+        abstract: "Check a prepared data set's checksums and, with --against, that its tokens decode to the corpus.",
+        discussion: "Exits 0 when everything holds, 2 naming the first file that does not."
+    )
+
+    @Argument(help: "The prepared data set directory.")
+    var directory: String
+
+    @Option(name: .long, parsing: .upToNextOption, help: "The text inputs it was prepared from (text data sets).")
+    var against: [String] = []
+
+    @Flag(name: .long, help: "No progress output.")
+    var quiet = false
+
+    func run() throws {
+        let start = Date()
+        do {
+            let report = try PreparedVerification.verify(directory: directory, against: against.isEmpty ? nil : against, quiet: quiet)
+            let seconds = Date().timeIntervalSince(start)
+            var line = String(format: "verified %d files (%.1f MB) against their SHA-256", report.filesChecked,
+                              Double(report.bytesChecked) / 1e6)
+            if let compared = report.textBytesCompared {
+                line += String(format: "; the tokens decode to the %.1f MB of text exactly", Double(compared) / 1e6)
+            }
+            print(line + String(format: " (%.1f s)", seconds))
+        } catch let error as PrepareError {
+            printError(error.description)
+            throw ExitCode(error.isBadInput ? JobExitCode.userError : JobExitCode.ioFailure)
+        } catch let error as DataError {
+            printError(error.description)
+            throw ExitCode(JobExitCode.userError)
         }
     }
 }
