@@ -12,7 +12,7 @@ import subprocess
 import sys
 
 # Modules of the toolchain and the system, which need no declaration.
-SYSTEM = {"Foundation", "Glibc", "Dispatch", "Darwin", "XCTest", "Testing", "FoundationNetworking", "os"}
+SYSTEM = {"Foundation", "Glibc", "Dispatch", "Darwin", "XCTest", "Testing", "FoundationNetworking", "os", "Synchronization"}
 # A product's module name, where it differs from the product's.
 PRODUCT_MODULES = {}
 

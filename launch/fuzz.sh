@@ -27,7 +27,7 @@ while [ $# -gt 0 ]; do
         *) targets+=("$1"); shift ;;
     esac
 done
-[ ${#targets[@]} -gt 0 ] || targets=(safetensors trainer-json idx png csv config predict-request)
+[ ${#targets[@]} -gt 0 ] || targets=(safetensors trainer-json idx png csv config predict-request manifest jpeg)
 
 launch/setup.sh debug >/dev/null
 echo "fuzz: building ddp-fuzz (libFuzzer + AddressSanitizer)"

@@ -17,7 +17,7 @@ cd "$(dirname "$0")/.."
 work="${DDP_BENCH_DIR:-/tmp/ddp-prepared-bench}"
 corpus_bytes="${CORPUS_BYTES:-2.1e9}"
 tokenizer="${TOKENIZER:-sentencepiece}"
-rounds="${ROUNDS:-3}"
+rounds="${ROUNDS:-6}"
 parts=("${@:-all}")
 want() { [[ " ${parts[*]} " == *" all "* || " ${parts[*]} " == *" $1 "* ]]; }
 say() { echo "prepared-bench: $*" >&2; }
@@ -33,10 +33,13 @@ gpt=(--config configs/shakespeare-gpt.yaml --plain --set training.eval_every=0 -
 
 if want corpus; then
     [ -s "$work/corpus.txt" ] || python3 launch/bench/make-corpus.py "$shakespeare" "$work/corpus.txt" "$corpus_bytes"
-    rm -rf "$work/corpus-prepared" "$work/corpus-prepared.partial"
-    say "preparing the corpus with the $tokenizer tokenizer"
-    "$ddp" prepare text "$work/corpus.txt" -o "$work/corpus-prepared" --tokenizer "$tokenizer" --vocabulary-size 4000
-    "$ddp" prepare verify "$work/corpus-prepared" --against "$work/corpus.txt"
+    # KEEP=1 reuses a corpus prepared (and verified) by an earlier run.
+    if [ -z "${KEEP:-}" ] || [ ! -s "$work/corpus-prepared/manifest.json" ]; then
+        rm -rf "$work/corpus-prepared" "$work/corpus-prepared.partial"
+        say "preparing the corpus with the $tokenizer tokenizer"
+        "$ddp" prepare text "$work/corpus.txt" -o "$work/corpus-prepared" --tokenizer "$tokenizer" --vocabulary-size 4000
+        "$ddp" prepare verify "$work/corpus-prepared" --against "$work/corpus.txt"
+    fi
     rm -rf "$work/small-prepared"
     "$ddp" prepare text "$shakespeare" -o "$work/small-prepared" --tokenizer "$tokenizer" --vocabulary-size 4000 --quiet
     for data in small corpus; do
@@ -89,8 +92,12 @@ if want bench; then
     mlp_prepared=(--config launch/bench/mlp-mnist.yaml --set data.dataset=prepared --set data.path="$work/mnist-train")
     gptb=(--config launch/bench/gpt-shakespeare.yaml)
     gptb_prepared=(--config launch/bench/gpt-shakespeare.yaml --set data.dataset=prepared --set data.path="$work/shakespeare-chars")
+    order=(mlp mlp_prepared gptb gptb_prepared)
     for round in $(seq "$rounds"); do
-        for variant in mlp mlp_prepared gptb gptb_prepared; do
+        # Odd rounds forward, even rounds backward, so that a drift of the machine's speed hits both sides alike.
+        variants=("${order[@]}")
+        ((round % 2)) || variants=(gptb_prepared gptb mlp_prepared mlp)
+        for variant in "${variants[@]}"; do
             for prefetch in true false; do
                 declare -n args="$variant"
                 rate=$("${mpi[@]}" "$ddp" bench train "${args[@]}" --set data.prefetch=$prefetch \

@@ -20,6 +20,8 @@ enum FuzzTarget: String, CaseIterable {
     case csv
     case config
     case predictRequest = "predict-request"
+    case manifest
+    case jpeg
 
     /// Runs the parser on `bytes`; errors are the expected outcome for most inputs.
     func run(_ bytes: [UInt8]) {
@@ -64,6 +66,28 @@ enum FuzzTarget: String, CaseIterable {
             let parts = text.components(separatedBy: "\n---set\n")
             let overrides = parts.count > 1 ? parts[1].split(separator: "\n").map(String.init) : []
             _ = try? ResolvedConfig.parse(yaml: parts[0], source: "fuzz.yaml", overrides: overrides)
+        case .manifest:
+            // A manifest.json beside two small shard files, whose sizes it may or may not describe.
+            _ = FuzzScratch.write(bytes, name: "manifest.json")
+            _ = FuzzScratch.write([UInt8](repeating: 7, count: 64), name: "shard-00000.bin")
+            _ = FuzzScratch.write([UInt8](repeating: 0, count: 16), name: "shard-00000.labels")
+            if let data = try? PreparedData(directory: FuzzScratch.directory) {
+                switch data.manifest.kind {
+                case .text:
+                    if let context = [1, 3].first(where: { $0 < data.manifest.count }) {
+                        let windows = PreparedTokenWindows(data, range: 0..<data.manifest.count, contextLength: context)
+                        for i in 0..<min(windows.count, 4) { _ = windows.sample(i) }
+                    }
+                case .images:
+                    if let images = try? PreparedImages(data) { for i in 0..<min(images.count, 4) { _ = images.sample(i) } }
+                case .table:
+                    if let table = try? PreparedTable(data) { for i in 0..<min(table.count, 4) { _ = table.sample(i) } }
+                }
+            }
+        case .jpeg:
+            if let image = try? JPEGImage.decode(bytes, source: "fuzz.jpg") {
+                _ = image.planar(channels: 3, height: 7, width: 5, fit: .crop)
+            }
         case .predictRequest:
             let body = Data(bytes)
             _ = try? PredictRequestParser(maxBatch: 64, maxTokens: 256, sampleShape: [1, 28, 28], classes: 10).parse(body)

@@ -54,22 +54,6 @@ extern "C" int ddp_spm_train(const char *flags, char **error) {
     }
 }
 
-extern "C" ddp_spm_processor *ddp_spm_load(const char *path, char **error) {
-    try {
-        auto *p = new ddp_spm_processor();
-        const auto status = p->processor.Load(path);
-        if (!status.ok()) {
-            set_error(error, status.ToString());
-            delete p;
-            return nullptr;
-        }
-        return p;
-    } catch (const std::exception &e) {
-        set_error(error, e.what());
-        return nullptr;
-    }
-}
-
 extern "C" ddp_spm_processor *ddp_spm_load_bytes(const char *bytes, size_t length, char **error) {
     try {
         auto *p = new ddp_spm_processor();

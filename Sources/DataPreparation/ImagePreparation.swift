@@ -139,19 +139,7 @@ public enum ImagePreparation {
 
     /// The PNG and JPEG files under `folder` (recursively), sorted by path.
     static func imageFiles(in folder: String) throws -> [String] {
-        guard let walker = FileManager.default.enumerator(atPath: folder) else {
-            throw DataError.unreadable(file: folder, reason: "cannot list")
-        }
-        var found: [String] = []
-        while let relative = walker.nextObject() as? String {
-            let name = (relative as NSString).lastPathComponent
-            if name.hasPrefix(".") {
-                walker.skipDescendants()
-                continue
-            }
-            if extensions.contains((name as NSString).pathExtension.lowercased()) { found.append(folder + "/" + relative) }
-        }
-        return found.sorted()
+        try regularFiles(under: folder).filter { extensions.contains(($0 as NSString).pathExtension.lowercased()) }
     }
 
     private static func contents(of folder: String) throws -> [String] {

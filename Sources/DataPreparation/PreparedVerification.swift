@@ -46,25 +46,53 @@ public enum PreparedVerification {
         }
         let chunks = try wrapped { try TextChunks(inputs: inputs) }
         let windows = PreparedTokenWindows(data, range: 0..<manifest.count, contextLength: 1)
-        // The corpus chunk by chunk against the decoded tokens, re-encoding each chunk to know how many tokens it spans.
+        // The corpus chunk by chunk against the decoded tokens, re-encoding each chunk to know how many
+        // tokens it spans; a few chunks at a time on every core.
         var position = 0
         var compared = 0
         let textMeter = ProgressMeter(total: chunks.totalBytes, label: "text", quiet: quiet)
-        try chunks.forEach { chunk, at, _ in
-            let expected = try tokenizer.encode(chunk, file: chunks.files[at.file]).count
-            guard position + expected <= manifest.count else {
-                throw DataError.badPreparedData(file: directory, reason: "holds fewer tokens than \(chunks.files[at.file]) encodes to")
+        var pending: [(text: String, at: TextChunks.Position)] = []
+        let cores = max(1, ProcessInfo.processInfo.activeProcessorCount)
+        func flush() throws {
+            var counts = [Result<Int, Error>](repeating: .success(0), count: pending.count)
+            counts.withUnsafeMutableBufferPointer { results in
+                DispatchQueue.concurrentPerform(iterations: pending.count) { i in
+                    results[i] = Result { try tokenizer.encode(pending[i].text, file: chunks.files[pending[i].at.file]).count }
+                }
             }
-            let ids = (position..<(position + expected)).map { Int32(windows.token($0)) }
-            guard tokenizer.decode(ids) == chunk else {
-                throw DataError.badPreparedData(file: directory, reason: "tokens \(position)..<\(position + expected) do not decode to "
-                                                + "\(chunks.files[at.file]) from byte \(at.offset)")
+            var starts: [Int] = []
+            var next = position
+            for count in counts {
+                starts.append(next)
+                next += try count.get()
             }
-            position += expected
-            compared += chunk.utf8.count
+            guard next <= manifest.count else {
+                throw DataError.badPreparedData(file: directory, reason: "holds fewer tokens than its inputs encode to")
+            }
+            var matches = [Bool](repeating: false, count: pending.count)
+            matches.withUnsafeMutableBufferPointer { results in
+                DispatchQueue.concurrentPerform(iterations: pending.count) { i in
+                    let end = i + 1 < starts.count ? starts[i + 1] : next
+                    let ids = (starts[i]..<end).map { Int32(windows.token($0)) }
+                    results[i] = tokenizer.decode(ids) == pending[i].text
+                }
+            }
+            if let bad = matches.firstIndex(of: false) {
+                let end = bad + 1 < starts.count ? starts[bad + 1] : next
+                throw DataError.badPreparedData(file: directory, reason: "tokens \(starts[bad])..<\(end) do not decode to "
+                                                + "\(chunks.files[pending[bad].at.file]) from byte \(pending[bad].at.offset)")
+            }
+            position = next
+            compared += pending.reduce(0) { $0 + $1.text.utf8.count }
             textMeter.update(compared)
+            pending.removeAll()
+        }
+        try chunks.forEach { chunk, at, _ in
+            pending.append((chunk, at))
+            if pending.count == 2 * cores { try flush() }
             return true
         }
+        try flush()
         textMeter.finish()
         guard position == manifest.count else {
             throw DataError.badPreparedData(file: directory, reason: "holds \(manifest.count - position) tokens more than the inputs encode to")

@@ -31,19 +31,7 @@ struct TextChunks {
                 files.append(input)
                 continue
             }
-            guard let walker = manager.enumerator(atPath: input) else { throw DataError.unreadable(file: input, reason: "cannot list") }
-            var found: [String] = []
-            while let relative = walker.nextObject() as? String {
-                let name = (relative as NSString).lastPathComponent
-                if name.hasPrefix(".") {
-                    walker.skipDescendants()
-                    continue
-                }
-                let path = input + "/" + relative
-                var isSubdirectory: ObjCBool = false
-                if manager.fileExists(atPath: path, isDirectory: &isSubdirectory), !isSubdirectory.boolValue { found.append(path) }
-            }
-            files += found.sorted()
+            files += try regularFiles(under: input)
         }
         self.files = files
         sizes = files.map(fileSize)

@@ -57,14 +57,14 @@ final class PredictCommandTests: InferenceTestCase {
 
     func testPNGWithEveryFilterTypeAndColorModelDecodes() throws {
         // Rows use filters None, Sub, Up (and Average, Paeth on the RGB image).
-        let gray = pngFile(width: 5, height: 3, colorType: 0, channels: 1, samples: pixels, filters: [0, 1, 2])
+        let gray = pngFile(width: 5, height: 3, channels: 1, pixels: pixels, filters: [0, 1, 2])
         let decoded = try PNGDecoder.decode(gray, source: "gray.png")
         XCTAssertEqual(decoded.pixels, pixels.map(Float.init))
         XCTAssertEqual([decoded.rows, decoded.columns], [3, 5])
 
         // RGB with equal channels reduces to the same gray values.
         let rgb = pixels.flatMap { [$0, $0, $0] }
-        let color = pngFile(width: 5, height: 3, colorType: 2, channels: 3, samples: rgb, filters: [3, 4, 1])
+        let color = pngFile(width: 5, height: 3, channels: 3, pixels: rgb, filters: [3, 4, 1])
         let decodedColor = try PNGDecoder.decode(color, source: "rgb.png")
         for (a, b) in zip(decodedColor.pixels, pixels.map(Float.init)) { XCTAssertEqual(a, b, accuracy: 0.01) }
 
@@ -145,8 +145,8 @@ final class PredictCommandTests: InferenceTestCase {
         let pgm = scratch.appendingPathComponent("three.pgm").path
         try Data(Array("P5\n28 28\n255\n".utf8) + image).write(to: URL(fileURLWithPath: pgm))
         let png = scratch.appendingPathComponent("three.png").path
-        try Data(pngFile(width: 28, height: 28, colorType: 0, channels: 1, samples: image,
-                         filters: (0..<28).map { UInt8($0 % 5) })).write(to: URL(fileURLWithPath: png))
+        try Data(pngFile(width: 28, height: 28, channels: 1, pixels: image, filters: (0..<28).map { UInt8($0 % 5) }))
+            .write(to: URL(fileURLWithPath: png))
         for file in [pgm, png] {
             let single = try ddp(["predict", "--checkpoint", run.path, "--input", file, "--top-k", "2"])
             XCTAssertEqual(single.exitCode, 0, "\(single)")
@@ -209,48 +209,5 @@ final class PredictCommandTests: InferenceTestCase {
         let unknown = try ddp(["predict", "--checkpoint", run.path, "--prompt", "Romeo 🌹"])
         XCTAssertEqual(unknown.exitCode, 2, "\(unknown)")
         XCTAssertTrue(unknown.stderr.contains("is not in the model's vocabulary"), unknown.stderr)
-    }
-
-    // MARK: - A PNG writer for the tests
-
-    /// A PNG of 8-bit samples, each row filtered with the given type, the
-    /// data in stored (uncompressed) deflate blocks.
-    private func pngFile(width: Int, height: Int, colorType: UInt8, channels: Int, samples: [UInt8], filters: [UInt8]) -> [UInt8] {
-        let stride = width * channels
-        var raw: [UInt8] = []
-        for y in 0..<height {
-            let filter = filters[y % filters.count]
-            raw.append(filter)
-            for x in 0..<stride {
-                let value = Int(samples[y * stride + x])
-                let left = x >= channels ? Int(samples[y * stride + x - channels]) : 0
-                let up = y > 0 ? Int(samples[(y - 1) * stride + x]) : 0
-                let upLeft = y > 0 && x >= channels ? Int(samples[(y - 1) * stride + x - channels]) : 0
-                let predicted = [0, left, up, (left + up) / 2, PNGDecoder.paeth(left, up, upLeft)][Int(filter)]
-                raw.append(UInt8(truncatingIfNeeded: value - predicted))
-            }
-        }
-        var zlib: [UInt8] = [0x78, 0x01]
-        var offset = 0
-        repeat {
-            let n = min(65535, raw.count - offset)
-            let last: UInt8 = offset + n == raw.count ? 1 : 0
-            zlib += [last, UInt8(n & 0xff), UInt8(n >> 8), UInt8(~n & 0xff), UInt8((~n >> 8) & 0xff)]
-            zlib += raw[offset..<(offset + n)]
-            offset += n
-        } while offset < raw.count
-        var a: UInt32 = 1, b: UInt32 = 0
-        for byte in raw { a = (a + UInt32(byte)) % 65521; b = (b + a) % 65521 }
-        zlib += bigEndian((b << 16) | a)
-        func chunk(_ type: String, _ body: [UInt8]) -> [UInt8] {
-            // The decoder does not check CRCs, so a zero one will do.
-            bigEndian(UInt32(body.count)) + Array(type.utf8) + body + [0, 0, 0, 0]
-        }
-        let header = bigEndian(UInt32(width)) + bigEndian(UInt32(height)) + [8, colorType, 0, 0, 0]
-        return [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a] + chunk("IHDR", header) + chunk("IDAT", zlib) + chunk("IEND", [])
-    }
-
-    private func bigEndian(_ x: UInt32) -> [UInt8] {
-        [UInt8(x >> 24), UInt8((x >> 16) & 0xff), UInt8((x >> 8) & 0xff), UInt8(x & 0xff)]
     }
 }

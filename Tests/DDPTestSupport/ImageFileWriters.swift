@@ -1,20 +1,34 @@
 import CTurboJPEG
 import Foundation
 
-/// A PNG file of 8-bit samples (1 gray, 3 RGB or 4 RGBA channels), with the
-/// image data in stored (uncompressed) deflate blocks: what any decoder
-/// reads, written without a compressor.
-public func pngFile(width: Int, height: Int, channels: Int, pixels: [UInt8]) -> [UInt8] {
+/// A PNG file of 8-bit samples (1 gray, 2 gray+alpha, 3 RGB or 4 RGBA
+/// channels), row `y` filtered with `filters[y % filters.count]` (0 none, 1
+/// sub, 2 up, 3 average, 4 Paeth), the data in stored (uncompressed) deflate
+/// blocks: what any decoder reads, written without a compressor.
+public func pngFile(width: Int, height: Int, channels: Int, pixels: [UInt8], filters: [UInt8] = [0]) -> [UInt8] {
     precondition(pixels.count == width * height * channels, "pngFile: wrong pixel count")
     func be32(_ value: Int) -> [UInt8] { (0..<4).map { UInt8(truncatingIfNeeded: value >> (24 - 8 * $0)) } }
     func chunk(_ type: String, _ body: [UInt8]) -> [UInt8] {
         let typed = Array(type.utf8) + body
         return be32(body.count) + typed + be32(Int(crc32(typed)))
     }
+    func paeth(_ a: Int, _ b: Int, _ c: Int) -> Int {
+        let p = a + b - c
+        let (pa, pb, pc) = (abs(p - a), abs(p - b), abs(p - c))
+        return pa <= pb && pa <= pc ? a : (pb <= pc ? b : c)
+    }
+    let stride = width * channels
     var raw: [UInt8] = []
     for y in 0..<height {
-        raw.append(0)  // filter: none
-        raw += pixels[(y * width * channels)..<((y + 1) * width * channels)]
+        let filter = filters[y % filters.count]
+        raw.append(filter)
+        for x in 0..<stride {
+            let left = x >= channels ? Int(pixels[y * stride + x - channels]) : 0
+            let up = y > 0 ? Int(pixels[(y - 1) * stride + x]) : 0
+            let upLeft = y > 0 && x >= channels ? Int(pixels[(y - 1) * stride + x - channels]) : 0
+            let predicted = [0, left, up, (left + up) / 2, paeth(left, up, upLeft)][Int(filter)]
+            raw.append(UInt8(truncatingIfNeeded: Int(pixels[y * stride + x]) - predicted))
+        }
     }
     var zlib: [UInt8] = [0x78, 0x01]
     var offset = 0

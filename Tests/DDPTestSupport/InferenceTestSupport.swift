@@ -5,11 +5,6 @@ import XCTest
 /// Pieces shared by the eval, predict, inspect and serve tests: `ddp` runs
 /// in a child process and the metrics a training run wrote.
 open class InferenceTestCase: CheckpointTestCase {
-    /// Runs `ddp` with `arguments` as one process (no mpirun).
-    public func ddp(_ arguments: [String], timeout: TimeInterval = 120) throws -> MPIRunResult {
-        try MPIRun.runProcess(executable: try MPIRun.executableURL(named: "ddp"), arguments: arguments, timeout: timeout)
-    }
-
     /// Trains `yaml` with `ddp train` on one rank into a fresh run directory.
     public func trainRun(_ yaml: String, name: String, extra: [String] = []) throws -> URL {
         let config = try writeConfig(yaml, name: "\(name).yaml")

@@ -1,4 +1,5 @@
 import Foundation
+import MPIRunSupport
 import XCTest
 
 /// Creates the fresh directory `<tmp>/<prefix>-<UUID>`.
@@ -26,6 +27,11 @@ open class ScratchTestCase: XCTestCase {
 
     open override func tearDownWithError() throws {
         try? FileManager.default.removeItem(at: scratch)
+    }
+
+    /// Runs `ddp` with `arguments` as one process (no mpirun).
+    public func ddp(_ arguments: [String], timeout: TimeInterval = 120) throws -> MPIRunResult {
+        try MPIRun.runProcess(executable: try MPIRun.executableURL(named: "ddp"), arguments: arguments, timeout: timeout)
     }
 
     /// Writes `text` to `name` in the scratch directory and returns its path.

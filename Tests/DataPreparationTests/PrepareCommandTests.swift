@@ -8,10 +8,6 @@ import XCTest
 final class PrepareCommandTests: ScratchTestCase {
     override class var scratchPrefix: String { "ddp-prepare-cli" }
 
-    private func ddp(_ arguments: [String]) throws -> MPIRunResult {
-        try MPIRun.runProcess(executable: try MPIRun.executableURL(named: "ddp"), arguments: arguments, timeout: 120)
-    }
-
     func testPreparesAndReportsThroughput() throws {
         let text = scratch.appendingPathComponent("a.txt")
         try String(repeating: "to be or not to be\n", count: 200).write(to: text, atomically: true, encoding: .utf8)

@@ -112,6 +112,55 @@ final class PreparedTrainingTests: CheckpointTestCase {
         XCTAssertEqual(resumed, two, "resumed augmented run differs from the straight one")
     }
 
+    /// Shakespeare prepared with the character tokenizer trains exactly as the built-in data set.
+    func testPreparedShakespeareGivesTheBuiltInLossCurve() throws {
+        let data = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("data")
+        let text = data.appendingPathComponent("shakespeare/shakespeare.txt").path
+        guard FileManager.default.fileExists(atPath: text) else {
+            throw Prerequisite.missing("Shakespeare is not in data/shakespeare (run launch/fetch-data.sh shakespeare)")
+        }
+        let prepared = scratch.appendingPathComponent("shakespeare").path
+        var options = TextPreparation.Options()
+        options.quiet = true
+        _ = try TextPreparation.prepare(inputs: [text], output: prepared, options: options)
+        let yaml = """
+            model:
+              kind: gpt
+              layers: 1
+              heads: 2
+              width: 32
+              context: 32
+            data:
+              dataset: shakespeare
+              dir: \(data.path)
+            optimizer:
+              kind: adamw
+              lr: 0.003
+            training:
+              batch_size: 8
+              steps: 10
+              epochs: 0
+              log_every: 2
+              eval_batches: 2
+              eval_batch_size: 8
+            checkpoint:
+              every: 5
+            """
+        let config = try writeConfig(yaml)
+        let builtIn = try train(config, ranks: 2, run: "builtin", steps: 10)
+        let fromShards = try train(config, ranks: 2, run: "prepared", extra: ["--set", "data.dataset=prepared",
+                                                                             "--set", "data.path=\(prepared)"], steps: 10)
+        XCTAssertEqual(builtIn, fromShards, "the prepared run's parameters differ from the built-in run's")
+        func losses(_ run: String) throws -> [String] {
+            try String(contentsOf: scratch.appendingPathComponent(run).appendingPathComponent("metrics.jsonl"), encoding: .utf8)
+                .split(separator: "\n").filter { $0.contains("\"loss\"") }
+                .map { String($0.replacingOccurrences(of: #","samples_per_second.*"#, with: "", options: .regularExpression)) }
+        }
+        XCTAssertEqual(try losses("builtin"), try losses("prepared"))
+        XCTAssertTrue(try losses("prepared").contains { $0.contains("bits_per_character") })
+    }
+
     func testPrefetchingChangesNothing() throws {
         let config = try writeConfig(cnnConfig(try prepareImages(), steps: 10))
         let on = try train(config, ranks: 2, run: "on", steps: 10)

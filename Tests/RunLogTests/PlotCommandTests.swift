@@ -7,10 +7,6 @@ import XCTest
 final class PlotCommandTests: ScratchTestCase {
     override class var scratchPrefix: String { "ddp-observe" }
 
-    private func ddp(_ arguments: [String]) throws -> MPIRunResult {
-        try MPIRun.runProcess(executable: try MPIRun.executableURL(named: "ddp"), arguments: arguments, timeout: 120)
-    }
-
     func testWritesTheSVGToTheRunDirectoryAndToOut() throws {
         let run = scratch.appendingPathComponent("my-run")
         try FileManager.default.createDirectory(at: run, withIntermediateDirectories: true)

@@ -18,9 +18,6 @@ typedef struct ddp_spm_processor ddp_spm_processor;
 /// with `*error` set to a malloc'd message.
 int ddp_spm_train(const char *flags, char **error);
 
-/// Loads the model file at `path`; NULL with `*error` set on failure.
-ddp_spm_processor *ddp_spm_load(const char *path, char **error);
-
 /// Loads a model from its serialized bytes; NULL with `*error` set on failure.
 ddp_spm_processor *ddp_spm_load_bytes(const char *bytes, size_t length, char **error);
 

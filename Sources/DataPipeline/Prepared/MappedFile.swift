@@ -46,6 +46,16 @@ public final class MappedFile: @unchecked Sendable {
         bytes = UnsafeRawPointer(base)
     }
 
+    /// Lets the kernel drop the pages of `range` from this process (they are
+    /// read again from the file if touched): for a pass over the whole file
+    /// that should not leave it resident.
+    public func release(_ range: Range<Int>) {
+        guard let mapping, !range.isEmpty else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let start = range.lowerBound / page * page
+        madvise(mapping + start, min(range.upperBound, count) - start, MADV_DONTNEED)
+    }
+
     deinit {
         if let mapping { munmap(mapping, count) }
     }

@@ -27,5 +27,6 @@ public final class PreparedImages: Dataset {
         let pixels = data.shards[shard].bytes.assumingMemoryBound(to: UInt8.self) + offset * sampleBytes
         for i in 0..<sampleBytes { input[i] = Float(pixels[i]) }
         target[0] = Float(data.label(index))
+        data.noteRead()
     }
 }

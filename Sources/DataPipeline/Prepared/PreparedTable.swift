@@ -27,6 +27,7 @@ public final class PreparedTable: Dataset {
             input[f] = Float(bitPattern: UInt32(littleEndian: row.loadUnaligned(fromByteOffset: f * 4, as: UInt32.self)))
         }
         target[0] = Float(data.label(index))
+        data.noteRead()
     }
 
     /// The manifest's per-feature statistics as a standardization step

@@ -47,6 +47,7 @@ public final class PreparedTokenWindows: Dataset {
             target[t] = next
             previous = next
         }
+        data.noteRead()
     }
 
     /// Characters (Unicode scalars) per token over the covered tokens (at most

@@ -21,6 +21,11 @@ struct PrepareCommand: ParsableCommand {
     )
 }
 
+/// The configuration of a `ddp prepare` subcommand.
+private func prepareSubcommand(_ name: String, _ abstract: String, _ discussion: String) -> CommandConfiguration {
+    CommandConfiguration(commandName: name, abstract: abstract, discussion: discussion)
+}
+
 /// Options every `ddp prepare` subcommand takes.
 struct PrepareOutputOptions: ParsableArguments {
     @Option(name: [.short, .long], help: "The data set directory to create.")
@@ -30,10 +35,24 @@ struct PrepareOutputOptions: ParsableArguments {
     var quiet = false
 }
 
-/// Runs a preparation: prints the summary, or the error with its exit code.
+/// Runs `body`; a preparation's error is one line on standard error and
+/// exit code 2 (bad input) or 74 (the file system failed).
+private func exitOnPrepareError(_ body: () throws -> Void) throws {
+    do {
+        try body()
+    } catch let error as PrepareError {
+        printError(error.description)
+        throw ExitCode(error.isBadInput ? JobExitCode.userError : JobExitCode.ioFailure)
+    } catch let error as DataError {
+        printError(error.description)
+        throw ExitCode(JobExitCode.userError)
+    }
+}
+
+/// Runs a preparation and prints its summary.
 private func runPreparation(_ output: PrepareOutputOptions, _ body: () throws -> PreparedManifest) throws {
     let start = Date()
-    do {
+    try exitOnPrepareError {
         let manifest = try body()
         let seconds = Date().timeIntervalSince(start)
         let megabytes = Double(manifest.source.bytes) / 1e6
@@ -50,12 +69,6 @@ private func runPreparation(_ output: PrepareOutputOptions, _ body: () throws ->
         }
         print(String(format: "prepared %@ in %d shards from %.2f MB in %.1f s (%.1f MB/s) -> %@", what,
                      manifest.shards.count, megabytes, seconds, megabytes / max(seconds, 1e-9), output.output))
-    } catch let error as PrepareError {
-        printError(error.description)
-        throw ExitCode(error.isBadInput ? JobExitCode.userError : JobExitCode.ioFailure)
-    } catch let error as DataError {
-        printError(error.description)
-        throw ExitCode(JobExitCode.userError)
     }
 }
 
@@ -96,6 +109,7 @@ struct PrepareText: ParsableCommand {
     func run() throws {
         try runPreparation(output) {
             var options = TextPreparation.Options()
+            options.quiet = output.quiet
             switch tokenizer {
             case "characters": options.tokenizer = .characters
             case "sentencepiece": options.tokenizer = .sentencePiece(vocabularySize: vocabularySize, algorithm: algorithm)
@@ -110,18 +124,15 @@ struct PrepareText: ParsableCommand {
             guard sampleMegabytes >= 1 else { throw PrepareError.invalid("--sample-mb must be at least 1") }
             options.shardTokens = shardTokens
             options.sampleBytes = sampleMegabytes << 20
-            options.quiet = output.quiet
             return try TextPreparation.prepare(inputs: inputs, output: output.output, options: options)
         }
     }
 }
 
 struct PrepareImages: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "images",
-        abstract: "A folder of class subfolders of PNG and JPEG files to uint8 image shards.",
-        discussion: "Classes are the subfolder names, sorted. A file that cannot be decoded stops the run, naming it, unless --skip-corrupt."
-    )
+    static let configuration = prepareSubcommand(
+        "images", "A folder of class subfolders of PNG and JPEG files to uint8 image shards.",
+        "Classes are the subfolder names, sorted. A file that cannot be decoded stops the run, naming it, unless --skip-corrupt.")
 
     @Argument(help: "The folder with one subfolder per class.")
     var folder: String
@@ -146,6 +157,7 @@ struct PrepareImages: ParsableCommand {
     func run() throws {
         try runPreparation(output) {
             var options = ImagePreparation.Options()
+            options.quiet = output.quiet
             if let size {
                 let parts = size.split(separator: "x").map { Int($0) }
                 guard (parts.count == 1 || parts.count == 2), parts.allSatisfy({ $0 != nil && $0! > 0 }) else {
@@ -155,18 +167,15 @@ struct PrepareImages: ParsableCommand {
             }
             guard let parsedFit = ImageFit(rawValue: fit) else { throw PrepareError.invalid("--fit \(fit) is not crop or resize") }
             (options.channels, options.fit, options.skipCorrupt, options.shardImages) = (channels, parsedFit, skipCorrupt, shardImages)
-            options.quiet = output.quiet
             return try ImagePreparation.prepare(folder: folder, output: output.output, options: options)
         }
     }
 }
 
 struct PrepareTable: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "table",
-        abstract: "A CSV file of any size, streamed to float32 feature shards with per-feature statistics.",
-        discussion: "The first line is a header when a field of it is not a number. Labels are non-negative integers."
-    )
+    static let configuration = prepareSubcommand(
+        "table", "A CSV file of any size, streamed to float32 feature shards with per-feature statistics.",
+        "The first line is a header when a field of it is not a number. Labels are non-negative integers.")
 
     @Argument(help: "The CSV file.")
     var file: String
@@ -189,11 +198,9 @@ struct PrepareTable: ParsableCommand {
 }
 
 struct PrepareVerify: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "verify",
-        abstract: "Check a prepared data set's checksums and, with --against, that its tokens decode to the corpus.",
-        discussion: "Exits 0 when everything holds, 2 naming the first file that does not."
-    )
+    static let configuration = prepareSubcommand(
+        "verify", "Check a prepared data set's checksums and, with --against, that its tokens decode to the corpus.",
+        "Exits 0 when everything holds, 2 naming the first file that does not.")
 
     @Argument(help: "The prepared data set directory.")
     var directory: String
@@ -206,7 +213,7 @@ struct PrepareVerify: ParsableCommand {
 
     func run() throws {
         let start = Date()
-        do {
+        try exitOnPrepareError {
             let report = try PreparedVerification.verify(directory: directory, against: against.isEmpty ? nil : against, quiet: quiet)
             let seconds = Date().timeIntervalSince(start)
             var line = String(format: "verified %d files (%.1f MB) against their SHA-256", report.filesChecked,
@@ -215,12 +222,6 @@ struct PrepareVerify: ParsableCommand {
                 line += String(format: "; the tokens decode to the %.1f MB of text exactly", Double(compared) / 1e6)
             }
             print(line + String(format: " (%.1f s)", seconds))
-        } catch let error as PrepareError {
-            printError(error.description)
-            throw ExitCode(error.isBadInput ? JobExitCode.userError : JobExitCode.ioFailure)
-        } catch let error as DataError {
-            printError(error.description)
-            throw ExitCode(JobExitCode.userError)
         }
     }
 }
