@@ -161,6 +161,46 @@ final class PreparedTrainingTests: CheckpointTestCase {
         XCTAssertTrue(try losses("prepared").contains { $0.contains("bits_per_character") })
     }
 
+    /// A GPT trained on SentencePiece text carries the tokenizer in its checkpoint and generates text with it.
+    func testSubwordCheckpointsCarryTheirTokenizer() throws {
+        let corpus = scratch.appendingPathComponent("corpus.txt")
+        try String(repeating: "the cat sat on the mat; the dog sat on the log.\n", count: 300)
+            .write(to: corpus, atomically: true, encoding: .utf8)
+        let prepared = scratch.appendingPathComponent("spm").path
+        var options = TextPreparation.Options()
+        (options.tokenizer, options.quiet) = (.sentencePiece(vocabularySize: 300, algorithm: "bpe"), true)
+        _ = try TextPreparation.prepare(inputs: [corpus.path], output: prepared, options: options)
+        let yaml = """
+            model:
+              kind: gpt
+              layers: 1
+              heads: 2
+              width: 16
+              context: 16
+            data:
+              dataset: prepared
+              path: \(prepared)
+            training:
+              batch_size: 4
+              steps: 3
+              epochs: 0
+              log_every: 1
+              eval_batches: 1
+              eval_batch_size: 4
+            """
+        let run = scratch.appendingPathComponent("run")
+        let result = try ddpTrain(ranks: 1, config: try writeConfig(yaml), runDirectory: run)
+        XCTAssertEqual(result.exitCode, 0, "\(result)")
+        let state = try CheckpointStore.verify(checkpoint(run, step: 3))
+        XCTAssertNotNil(state.files[CheckpointStore.tokenizerFile], "the checkpoint does not record tokenizer.model")
+        // Moving the data set away must not matter: the checkpoint is self-contained.
+        try FileManager.default.moveItem(atPath: prepared, toPath: prepared + "-moved")
+        let predicted = try ddp(["predict", "--checkpoint", run.path, "--prompt", "the cat", "--tokens", "5"])
+        XCTAssertEqual(predicted.exitCode, 0, "\(predicted)")
+        XCTAssertTrue(predicted.stdout.hasPrefix("the cat"), predicted.stdout)
+        XCTAssertFalse(predicted.stdout.contains("<0x"), "byte pieces must decode to text: \(predicted.stdout)")
+    }
+
     func testPrefetchingChangesNothing() throws {
         let config = try writeConfig(cnnConfig(try prepareImages(), steps: 10))
         let on = try train(config, ranks: 2, run: "on", steps: 10)
