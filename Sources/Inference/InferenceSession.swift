@@ -105,7 +105,10 @@ public final class InferenceSession {
                                               overrides: ["data.dir=\(dataDirectory)"])
         }
         dataConfig = config
-        if let recorded = state.inputPreprocessing {
+        if languageModel != nil {
+            // Token ids are never normalized: a text model needs nothing of its data set here.
+            inputSteps = []
+        } else if let recorded = state.inputPreprocessing {
             inputSteps = recorded.filter(\.changesValues)
         } else {
             inputSteps = try Self.recomputedSteps(config)

@@ -8,7 +8,7 @@ public enum TensorBoardScalars {
     /// The fields of a train record that are plotted.
     public static let trainFields = ["loss", "accuracy", "lr", "samples_per_second"]
     /// The fields of an eval record that are plotted.
-    public static let evalFields = ["loss", "accuracy", "perplexity"]
+    public static let evalFields = ["loss", "accuracy", "perplexity", "bits_per_character"]
 
     /// The step and tagged scalars of one metrics record.
     ///
