@@ -167,6 +167,10 @@ final class TextPreparationTests: ScratchTestCase {
         let original = try String(contentsOfFile: manifestPath, encoding: .utf8)
         try original.replacingOccurrences(of: "\"version\" : 1", with: "\"version\" : 9").write(toFile: manifestPath, atomically: true, encoding: .utf8)
         XCTAssertThrowsError(try PreparedData(directory: output)) { XCTAssertTrue("\($0)".contains("format version 9"), "\($0)") }
+        // Numbers that would overflow a product are an error, not a trap.
+        try original.replacingOccurrences(of: "\"shard_count\" : 5000", with: "\"shard_count\" : 4611686018427387904")
+            .write(toFile: manifestPath, atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try PreparedData(directory: output)) { XCTAssertTrue("\($0)".contains("do not hold"), "\($0)") }
         try "{\"format\": 3}".write(toFile: manifestPath, atomically: true, encoding: .utf8)
         XCTAssertThrowsError(try PreparedData(directory: output)) { XCTAssertTrue("\($0)".contains("manifest.json"), "\($0)") }
         try original.write(toFile: manifestPath, atomically: true, encoding: .utf8)

@@ -195,8 +195,17 @@ public struct PreparedManifest: Codable, Equatable, Sendable {
             throw bad("format version \(version) is not \(Self.currentVersion), the one this build reads")
         }
         guard shardCount > 0, !shards.isEmpty, count > 0 else { throw bad("it holds no data") }
+        // The numbers come from a file: multiply without trapping.
+        func product(_ factors: Int...) -> Int {
+            factors.reduce(1) { a, b in
+                let (p, overflow) = a.multipliedReportingOverflow(by: b)
+                return overflow || a < 0 || b < 0 ? -1 : p
+            }
+        }
+        let full = product(shardCount, shards.count - 1)
+        guard full >= 0, full < count else { throw bad("\(shards.count) shards of \(shardCount) do not hold \(count)") }
         for (i, shard) in shards.enumerated() {
-            guard shard.count == (i == shards.count - 1 ? count - shardCount * (shards.count - 1) : shardCount),
+            guard shard.count == (i == shards.count - 1 ? count - full : shardCount),
                   shard.count > 0 else {
                 throw bad("shard \(i) holds \(shard.count), which does not fit \(count) in shards of \(shardCount)")
             }
@@ -207,15 +216,17 @@ public struct PreparedManifest: Codable, Equatable, Sendable {
             guard text.vocabularySize >= 1, text.vocabularySize <= (text.dtype == .uint16 ? 1 << 16 : Int(Int32.max)) else {
                 throw bad("vocabulary size \(text.vocabularySize) does not fit \(text.dtype.rawValue)")
             }
-            for shard in shards where shard.data.bytes != shard.count * text.dtype.size {
+            for shard in shards where shard.data.bytes != product(shard.count, text.dtype.size) {
                 throw bad("\(shard.data.file) is listed with \(shard.data.bytes) bytes for \(shard.count) tokens")
             }
         case .images:
             guard let images, images.shape.count == 3, images.shape.allSatisfy({ $0 > 0 }), !images.classes.isEmpty else {
                 throw bad("kind images without a [channels, height, width] shape and classes")
             }
-            let sampleBytes = images.shape.reduce(1, *)
-            for shard in shards where shard.data.bytes != shard.count * sampleBytes || shard.labels?.bytes != shard.count * 4 {
+            let sampleBytes = product(images.shape[0], images.shape[1], images.shape[2])
+            guard sampleBytes > 0 else { throw bad("images of \(images.shape) are too large") }
+            for shard in shards where shard.data.bytes != product(shard.count, sampleBytes)
+                || shard.labels?.bytes != product(shard.count, 4) {
                 throw bad("\(shard.data.file) is listed with sizes that do not fit \(shard.count) images of \(images.shape)")
             }
         case .table:
@@ -223,7 +234,8 @@ public struct PreparedManifest: Codable, Equatable, Sendable {
                   [table.mean, table.std, table.minimum, table.maximum].allSatisfy({ $0.count == table.features }) else {
                 throw bad("kind table without its features, classes and statistics")
             }
-            for shard in shards where shard.data.bytes != shard.count * table.features * 4 || shard.labels?.bytes != shard.count * 4 {
+            for shard in shards where shard.data.bytes != product(shard.count, table.features, 4)
+                || shard.labels?.bytes != product(shard.count, 4) {
                 throw bad("\(shard.data.file) is listed with sizes that do not fit \(shard.count) rows of \(table.features) features")
             }
         }
