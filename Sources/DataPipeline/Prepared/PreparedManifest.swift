@@ -206,7 +206,7 @@ public struct PreparedManifest: Codable, Equatable, Sendable {
         guard full >= 0, full < count else { throw bad("\(shards.count) shards of \(shardCount) do not hold \(count)") }
         for (i, shard) in shards.enumerated() {
             guard shard.count == (i == shards.count - 1 ? count - full : shardCount),
-                  shard.count > 0 else {
+                  shard.count > 0, shard.count <= shardCount else {
                 throw bad("shard \(i) holds \(shard.count), which does not fit \(count) in shards of \(shardCount)")
             }
         }
