@@ -100,17 +100,20 @@ public enum PreparedVerification {
         report.textBytesCompared = compared
         return report
     }
+}
 
-    private static func hashFile(_ path: String, progress: (Int) -> Void) throws -> (String, Int) {
-        guard let handle = FileHandle(forReadingAtPath: path) else { throw DataError.fileNotFound(file: path) }
-        defer { try? handle.close() }
-        let hasher = SHA256()
-        var bytes = 0
-        while let data = try handle.read(upToCount: 8 << 20), !data.isEmpty {
-            data.withUnsafeBytes { hasher.update($0) }
-            bytes += data.count
-            progress(bytes)
-        }
-        return (hasher.finalize(), bytes)
+/// The SHA-256 and size of the file at `path`, read in 8 MB pieces.
+///
+/// - Parameter progress: Called with the bytes read so far.
+func hashFile(_ path: String, progress: (Int) -> Void = { _ in }) throws -> (String, Int) {
+    guard let handle = FileHandle(forReadingAtPath: path) else { throw DataError.fileNotFound(file: path) }
+    defer { try? handle.close() }
+    let hasher = SHA256()
+    var bytes = 0
+    while let data = try handle.read(upToCount: 8 << 20), !data.isEmpty {
+        data.withUnsafeBytes { hasher.update($0) }
+        bytes += data.count
+        progress(bytes)
     }
+    return (hasher.finalize(), bytes)
 }

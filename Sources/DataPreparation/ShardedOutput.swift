@@ -81,7 +81,7 @@ final class ShardedOutput<Cursor: Codable & Equatable> {
 
     /// The name of shard `index`'s data file; `suffix` is `bin` or `labels`.
     func fileName(_ index: Int, _ suffix: String) -> String {
-        "shard-" + String(index).leftPadded(to: 5) + "." + suffix
+        String(format: "shard-%05d.", index) + suffix
     }
 
     /// A writer for the next shard's file `suffix`.
@@ -198,10 +198,4 @@ func writeAtomically(_ data: Data, to path: String) throws {
 func fileSize(_ path: String) -> Int {
     var info = stat()
     return stat(path, &info) == 0 ? Int(info.st_size) : -1
-}
-
-extension String {
-    func leftPadded(to width: Int, with pad: Character = "0") -> String {
-        count >= width ? self : String(repeating: pad, count: width - count) + self
-    }
 }

@@ -78,7 +78,7 @@ public enum TextPreparation {
                 try trainSentencePiece(chunks, modelPath: modelPath, vocabularySize: size, algorithm: algorithm, options: options)
             }
             tokenizer = try wrapped { try SentencePieceTokenizer(path: modelPath) }
-            let (digest, bytes) = try wrapped { try sha256(ofFile: modelPath) }
+            let (digest, bytes) = try wrapped { try hashFile(modelPath) }
             tokenizerInfo = .init(kind: .sentencepiece, characters: nil,
                                   model: .init(file: "tokenizer.model", bytes: bytes, sha256: digest), algorithm: algorithm)
         }
@@ -232,12 +232,4 @@ func wrapped<T>(_ body: () throws -> T) throws -> T {
     } catch let error as DataError {
         throw PrepareError.data(error)
     }
-}
-
-/// The SHA-256 and size of the file at `path`.
-func sha256(ofFile path: String) throws -> (String, Int) {
-    guard let data = FileManager.default.contents(atPath: path) else { throw DataError.unreadable(file: path, reason: "cannot be read") }
-    let hasher = SHA256()
-    data.withUnsafeBytes { hasher.update($0) }
-    return (hasher.finalize(), data.count)
 }
