@@ -188,6 +188,18 @@ public struct PreparedManifest: Codable, Equatable, Sendable {
         return decoder
     }
 
+    /// The product of numbers read from a file, or -1 if one is negative or
+    /// it overflows: the checks compare it, they must not trap on it.
+    private static func product(_ factors: [Int]) -> Int {
+        var result = 1
+        for factor in factors {
+            let (p, overflow) = result.multipliedReportingOverflow(by: factor)
+            if overflow || factor < 0 { return -1 }
+            result = p
+        }
+        return result
+    }
+
     private func check(path: String, directory: String) throws {
         func bad(_ reason: String) -> DataError { .badPreparedData(file: path, reason: reason) }
         guard format == Self.formatName else { throw bad("format is \(format.debugDescription), expected \(Self.formatName)") }
@@ -195,14 +207,8 @@ public struct PreparedManifest: Codable, Equatable, Sendable {
             throw bad("format version \(version) is not \(Self.currentVersion), the one this build reads")
         }
         guard shardCount > 0, !shards.isEmpty, count > 0 else { throw bad("it holds no data") }
-        // The numbers come from a file: multiply without trapping.
-        func product(_ factors: Int...) -> Int {
-            factors.reduce(1) { a, b in
-                let (p, overflow) = a.multipliedReportingOverflow(by: b)
-                return overflow || a < 0 || b < 0 ? -1 : p
-            }
-        }
-        let full = product(shardCount, shards.count - 1)
+        let product = Self.product
+        let full = product([shardCount, shards.count - 1])
         guard full >= 0, full < count else { throw bad("\(shards.count) shards of \(shardCount) do not hold \(count)") }
         for (i, shard) in shards.enumerated() {
             guard shard.count == (i == shards.count - 1 ? count - full : shardCount),
@@ -216,17 +222,16 @@ public struct PreparedManifest: Codable, Equatable, Sendable {
             guard text.vocabularySize >= 1, text.vocabularySize <= (text.dtype == .uint16 ? 1 << 16 : Int(Int32.max)) else {
                 throw bad("vocabulary size \(text.vocabularySize) does not fit \(text.dtype.rawValue)")
             }
-            for shard in shards where shard.data.bytes != product(shard.count, text.dtype.size) {
+            if let shard = Self.firstMisfit(shards, bytesPerItem: text.dtype.size, labelled: false) {
                 throw bad("\(shard.data.file) is listed with \(shard.data.bytes) bytes for \(shard.count) tokens")
             }
         case .images:
             guard let images, images.shape.count == 3, images.shape.allSatisfy({ $0 > 0 }), !images.classes.isEmpty else {
                 throw bad("kind images without a [channels, height, width] shape and classes")
             }
-            let sampleBytes = product(images.shape[0], images.shape[1], images.shape[2])
+            let sampleBytes = product(images.shape)
             guard sampleBytes > 0 else { throw bad("images of \(images.shape) are too large") }
-            for shard in shards where shard.data.bytes != product(shard.count, sampleBytes)
-                || shard.labels?.bytes != product(shard.count, 4) {
+            if let shard = Self.firstMisfit(shards, bytesPerItem: sampleBytes, labelled: true) {
                 throw bad("\(shard.data.file) is listed with sizes that do not fit \(shard.count) images of \(images.shape)")
             }
         case .table:
@@ -234,21 +239,37 @@ public struct PreparedManifest: Codable, Equatable, Sendable {
                   [table.mean, table.std, table.minimum, table.maximum].allSatisfy({ $0.count == table.features }) else {
                 throw bad("kind table without its features, classes and statistics")
             }
-            for shard in shards where shard.data.bytes != product(shard.count, table.features, 4)
-                || shard.labels?.bytes != product(shard.count, 4) {
+            if let shard = Self.firstMisfit(shards, bytesPerItem: product([table.features, 4]), labelled: true) {
                 throw bad("\(shard.data.file) is listed with sizes that do not fit \(shard.count) rows of \(table.features) features")
             }
         }
-        for shard in shards {
-            for entry in [shard.data] + (shard.labels.map { [$0] } ?? []) {
-                let file = directory + "/" + entry.file
-                guard let attributes = try? FileManager.default.attributesOfItem(atPath: file) else {
-                    throw DataError.fileNotFound(file: file)
-                }
-                let size = (attributes[.size] as? NSNumber)?.intValue ?? -1
-                guard size == entry.bytes else {
-                    throw DataError.badPreparedData(file: file, reason: "has \(size) bytes, the manifest says \(entry.bytes)")
-                }
+        try Self.checkSizes(of: shards.flatMap { [$0.data] + ($0.labels.map { [$0] } ?? []) }, in: directory)
+    }
+
+    /// The first shard whose listed data (and, when `labelled`, label) bytes
+    /// do not match its count; nil if all do.
+    private static func firstMisfit(_ shards: [Shard], bytesPerItem: Int, labelled: Bool) -> Shard? {
+        for index in shards.indices {
+            let count = shards[index].count
+            let dataBytes = product([count, bytesPerItem])
+            let labelBytes = labelled ? product([count, 4]) : nil
+            if bytesPerItem < 0 || shards[index].data.bytes != dataBytes || shards[index].labels?.bytes != labelBytes {
+                return shards[index]
+            }
+        }
+        return nil
+    }
+
+    /// Checks that each listed file exists with the listed size.
+    private static func checkSizes(of entries: [FileEntry], in directory: String) throws {
+        for entry in entries {
+            let file = directory + "/" + entry.file
+            guard let attributes = try? FileManager.default.attributesOfItem(atPath: file) else {
+                throw DataError.fileNotFound(file: file)
+            }
+            let size = (attributes[.size] as? NSNumber)?.intValue ?? -1
+            guard size == entry.bytes else {
+                throw DataError.badPreparedData(file: file, reason: "has \(size) bytes, the manifest says \(entry.bytes)")
             }
         }
     }
