@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(libopenmpi-dev openmpi-bin libopenblas-dev pkg-config zlib1g-dev libturbojpeg0-dev libsentencepiece-dev)
+packages=(libopenmpi-dev openmpi-bin libopenblas-dev libdnnl-dev pkg-config zlib1g-dev libturbojpeg0-dev libsentencepiece-dev)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

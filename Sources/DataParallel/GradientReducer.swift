@@ -192,8 +192,10 @@ public final class GradientReducer {
         frontier = range.upperBound
         guard overlap, let wire else { return }
         let clock = Stopwatch()
-        publishCompleteBuckets(to: wire)
-        wire.progress()
+        KernelProfile.measure(Self.averagingRegion) {
+            publishCompleteBuckets(to: wire)
+            wire.progress()
+        }
         exposedSeconds += clock.elapsedSeconds
     }
 
@@ -202,6 +204,13 @@ public final class GradientReducer {
     ///
     /// - Throws: The first ``MPIError`` of any bucket.
     public func finish() throws {
+        try KernelProfile.measure(Self.averagingRegion) { try measuredFinish() }
+    }
+
+    /// The profile's region for everything the reducer does on the training thread.
+    public static let averagingRegion = ProfileRegion("gradient averaging", group: .communication)
+
+    private func measuredFinish() throws {
         precondition(frontier == parameters.count || wire == nil || !overlap || frontier == 0,
                      "GradientReducer: finish() before backward reported every gradient (\(frontier) of \(parameters.count))")
         guard let wire else {

@@ -1,33 +1,30 @@
 import CBLAS
 
 /// Single-precision general matrix multiply on raw row-major buffers:
-/// `C = alpha * op(A) * op(B) + beta * C`, with `op(A)` m x k and `op(B)` k x n.
+/// `C = alpha * op(A) * op(B) + beta * C`, with `op(A)` m x k and `op(B)` k x n,
+/// on the library ``MatmulBackend`` chooses for the shape.
 ///
 /// - Parameters:
 ///   - transposeA: Whether `a` holds A transposed (k x m, row-major).
 ///   - transposeB: Whether `b` holds B transposed (n x k, row-major).
 ///   - lda, ldb, ldc: Row strides; default to the packed widths.
-@inlinable
+///   - backend: The library; by default the one chosen for the shape.
 public func sgemm(
     m: Int, n: Int, k: Int,
     alpha: Float = 1,
     a: UnsafePointer<Float>, lda: Int? = nil, transposeA: Bool = false,
     b: UnsafePointer<Float>, ldb: Int? = nil, transposeB: Bool = false,
     beta: Float = 0,
-    c: UnsafeMutablePointer<Float>, ldc: Int? = nil
+    c: UnsafeMutablePointer<Float>, ldc: Int? = nil,
+    backend: MatmulBackend? = nil
 ) {
     precondition(m >= 0 && n >= 0 && k >= 0, "sgemm: negative dimension m=\(m) n=\(n) k=\(k)")
     if m == 0 || n == 0 { return }
-    let lda = lda ?? (transposeA ? m : k)
-    let ldb = ldb ?? (transposeB ? k : n)
-    let ldc = ldc ?? n
-    cblas_sgemm(
-        cblas_shim_row_major(),
-        transposeA ? cblas_shim_trans() : cblas_shim_no_trans(),
-        transposeB ? cblas_shim_trans() : cblas_shim_no_trans(),
-        Int32(m), Int32(n), Int32(k),
-        alpha, a, Int32(lda), b, Int32(ldb),
-        beta, c, Int32(ldc))
+    multiply(on: backend ?? MatmulBackend.choose(m: m, n: n, k: k, transposeA: transposeA),
+             m: m, n: n, k: k, alpha: alpha,
+             a: a, lda: lda ?? (transposeA ? m : k), transposeA: transposeA,
+             b: b, ldb: ldb ?? (transposeB ? k : n), transposeB: transposeB,
+             beta: beta, c: c, ldc: ldc ?? n)
 }
 
 /// `c = alpha * op(a) * op(b) + beta * c` on 2-D tensors.
@@ -39,7 +36,7 @@ public func sgemm(
 public func matmul(
     _ a: Tensor, transposeA: Bool = false,
     _ b: Tensor, transposeB: Bool = false,
-    into c: Tensor, alpha: Float = 1, beta: Float = 0
+    into c: Tensor, alpha: Float = 1, beta: Float = 0, backend: MatmulBackend? = nil
 ) {
     precondition(a.rank == 2 && b.rank == 2 && c.rank == 2,
                  "matmul: expected 2-D tensors, got \(a.shape), \(b.shape), \(c.shape)")
@@ -50,7 +47,7 @@ public func matmul(
     sgemm(m: m, n: n, k: k, alpha: alpha,
           a: a.pointer, transposeA: transposeA,
           b: b.pointer, transposeB: transposeB,
-          beta: beta, c: c.pointer)
+          beta: beta, c: c.pointer, backend: backend)
 }
 
 /// `op(a) * op(b)` as a new tensor.

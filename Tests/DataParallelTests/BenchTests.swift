@@ -43,6 +43,37 @@ final class BenchTests: XCTestCase {
         XCTAssertLessThanOrEqual(Double(state), 0.55 * Double(parameters * 8))
     }
 
+    /// `--profile` accounts for the step region by region on rank 0: every
+    /// kind of GPT kernel appears, matmul families carry FLOPs, and the
+    /// regions add up to the profiled steps.
+    func testProfileAccountsForTheStep() throws {
+        let report = try benchReport(["optimizer.kind=adamw"], arguments: ["--profile", "--profile-steps", "2"])
+        let profile = try XCTUnwrap(report["profile"] as? [String: Any], "\(report)")
+        XCTAssertEqual(profile["rank"] as? Int, 0)
+        XCTAssertEqual(profile["profiledSteps"] as? Int, 2)
+        let regions = try XCTUnwrap(profile["regions"] as? [[String: Any]])
+        let names = Set(regions.compactMap { $0["name"] as? String })
+        for expected in ["attention products", "attention softmax", "gelu", "layer norm", "embedding",
+                         "softmax and cross-entropy", "optimizer update", "gradient averaging", "data loading",
+                         "mlp up forward", "mlp up weight gradient", "attention qkv input gradient"] {
+            XCTAssertTrue(names.contains(expected), "no region \(expected) in \(names.sorted())")
+        }
+        for region in regions where region["group"] as? String == "matmul" {
+            XCTAssertGreaterThan(try XCTUnwrap(region["gflops"] as? Double), 0, "\(region)")
+            XCTAssertGreaterThan(try XCTUnwrap(region["toSgemmReference"] as? Double), 0, "\(region)")
+        }
+        let profiled = try XCTUnwrap(profile["profiledStepSeconds"] as? Double)
+        let attributed = try XCTUnwrap(profile["attributedSecondsPerStep"] as? Double)
+        let untracked = try XCTUnwrap(profile["untrackedSecondsPerStep"] as? Double)
+        XCTAssertEqual(attributed + untracked, profiled, accuracy: 1e-9)
+        XCTAssertGreaterThan(attributed, 0.5 * profiled, "most of the step falls outside every region")
+        let shares = try XCTUnwrap(profile["groupShares"] as? [String: Double])
+        XCTAssertEqual(shares.values.reduce(0, +), try XCTUnwrap(profile["sharesSum"] as? Double), accuracy: 1e-9)
+        XCTAssertNotNil(report["sgemmReference"] as? String)
+        XCTAssertGreaterThanOrEqual(try XCTUnwrap(report["sgemmGFLOPs"] as? Double),
+                                    try XCTUnwrap(report["sgemmMedianGFLOPs"] as? Double))
+    }
+
     /// The config chooses MPI collectives, and so does a bfloat16 exchange.
     func testTransportFollowsTheConfig() throws {
         let mpi = try benchReport(["parallel.transport=mpi"])

@@ -29,6 +29,16 @@ final class SgemmTests: XCTestCase {
         return (values, bounds)
     }
 
+    /// The shape rule is a pure function of the shape: oneDNN only for
+    /// untransposed A with a narrow inner dimension.
+    func testBackendDependsOnTheShapeAlone() {
+        XCTAssertEqual(MatmulBackend.choose(m: 4096, n: 384, k: 128, transposeA: false), .oneDNN)
+        XCTAssertEqual(MatmulBackend.choose(m: 32, n: 32, k: 32, transposeA: false), .oneDNN)
+        XCTAssertEqual(MatmulBackend.choose(m: 384, n: 128, k: 4096, transposeA: true), .openBLAS)
+        XCTAssertEqual(MatmulBackend.choose(m: 256, n: 1024, k: 784, transposeA: false), .openBLAS)
+        XCTAssertEqual(MatmulBackend.choose(m: 32, n: 32, k: 32, transposeA: true), .openBLAS)
+    }
+
     func testAllTransposeCombinationsWithLeadingDimensionsAndAccumulation() {
         let shapes = [(1, 1, 1), (3, 5, 7), (17, 9, 33), (64, 1, 5), (1, 40, 3), (0, 3, 4), (3, 0, 4), (3, 4, 0), (70, 65, 130)]
         var seed: UInt64 = 100
@@ -56,26 +66,31 @@ final class SgemmTests: XCTestCase {
                             a: a, lda: lda, transposeA: transposeA, b: b, ldb: ldb, transposeB: transposeB,
                             c: c, ldc: ldc)
 
-                        a.withPointer { pa in b.withPointer { pb in c.withPointer { pc in
-                            sgemm(m: m, n: n, k: k, alpha: alpha,
-                                  a: pa, lda: lda, transposeA: transposeA,
-                                  b: pb, ldb: ldb, transposeB: transposeB,
-                                  beta: beta, c: pc, ldc: ldc)
-                        } } }
+                        // Both libraries must meet the bound; the shape rule picks one per call.
+                        let initialC = c
+                        for backend in MatmulBackend.allCases {
+                            c = initialC
+                            a.withPointer { pa in b.withPointer { pb in c.withPointer { pc in
+                                sgemm(m: m, n: n, k: k, alpha: alpha,
+                                      a: pa, lda: lda, transposeA: transposeA,
+                                      b: pb, ldb: ldb, transposeB: transposeB,
+                                      beta: beta, c: pc, ldc: ldc, backend: backend)
+                            } } }
 
-                        let label = "m=\(m) n=\(n) k=\(k) tA=\(transposeA) tB=\(transposeB) alpha=\(alpha) beta=\(beta) pad=\(padding)"
-                        var failures = 0
-                        for i in 0..<m {
-                            for j in 0..<ldc {
-                                let index = i * ldc + j
-                                if j >= n {
-                                    if c[index] != 12345 { failures += 1 }
-                                } else if !(abs(Double(c[index]) - expected[index]) <= bounds[index]) {
-                                    failures += 1
+                            let label = "\(backend) m=\(m) n=\(n) k=\(k) tA=\(transposeA) tB=\(transposeB) alpha=\(alpha) beta=\(beta) pad=\(padding)"
+                            var failures = 0
+                            for i in 0..<m {
+                                for j in 0..<ldc {
+                                    let index = i * ldc + j
+                                    if j >= n {
+                                        if c[index] != 12345 { failures += 1 }
+                                    } else if !(abs(Double(c[index]) - expected[index]) <= bounds[index]) {
+                                        failures += 1
+                                    }
                                 }
                             }
+                            XCTAssertEqual(failures, 0, label)
                         }
-                        XCTAssertEqual(failures, 0, label)
                     }
                 }
             }

@@ -6,6 +6,11 @@ extension GPTKernels {
     /// rows keep each `sgemm` large enough to stay efficient.
     public static let attentionBlock = 32
 
+    /// The profile's regions inside attention: the products of scores and
+    /// values, and the softmax with its backward.
+    static let attentionProducts = ProfileRegion("attention products", group: .matmul)
+    static let attentionSoftmax = ProfileRegion("attention softmax", group: .attention)
+
     /// Causal multi-head self-attention on a packed `[q | k | v]` buffer.
     ///
     /// For each sequence and head, `att = softmax(q kᵀ / sqrt(headSize))` with
@@ -33,15 +38,21 @@ extension GPTKernels {
                 let rows = min(attentionBlock, time - start)
                 let keys = start + rows
                 let block = a + start * time
-                sgemm(m: rows, n: keys, k: headSize, alpha: scale,
-                      a: q + start * stride, lda: stride, b: k, ldb: stride, transposeB: true,
-                      c: block, ldc: time)
-                for r in 0..<rows {
-                    causalSoftmaxRow(block + r * time, visible: start + r + 1, width: time)
+                KernelProfile.measure(attentionProducts, flops: 2 * Double(rows * keys * headSize)) {
+                    sgemm(m: rows, n: keys, k: headSize, alpha: scale,
+                          a: q + start * stride, lda: stride, b: k, ldb: stride, transposeB: true,
+                          c: block, ldc: time)
                 }
-                sgemm(m: rows, n: headSize, k: keys,
-                      a: block, lda: time, b: v, ldb: stride,
-                      c: o + start * channels, ldc: channels)
+                KernelProfile.measure(attentionSoftmax) {
+                    for r in 0..<rows {
+                        causalSoftmaxRow(block + r * time, visible: start + r + 1, width: time)
+                    }
+                }
+                KernelProfile.measure(attentionProducts, flops: 2 * Double(rows * headSize * keys)) {
+                    sgemm(m: rows, n: headSize, k: keys,
+                          a: block, lda: time, b: v, ldb: stride,
+                          c: o + start * channels, ldc: channels)
+                }
             }
         }
     }
@@ -77,36 +88,46 @@ extension GPTKernels {
                 let rows = min(attentionBlock, time - start)
                 let keys = start + rows
                 let g = scratch + start * time
-                sgemm(m: rows, n: keys, k: headSize,
-                      a: d + start * channels, lda: channels, b: v, ldb: stride, transposeB: true,
-                      c: g, ldc: time)
-                for r in 0..<rows {
-                    let t = start + r
-                    let p = a + t * time
-                    let gr = g + r * time
-                    let pg = Kernels.dot(p, gr, count: t + 1)
-                    // The score scale folds in here; the masked part of the
-                    // block must be exactly zero for the products.
-                    for s in 0...t { gr[s] = scale * p[s] * (gr[s] - pg) }
-                    (gr + t + 1).update(repeating: 0, count: keys - t - 1)
+                KernelProfile.measure(attentionProducts, flops: 2 * Double(rows * keys * headSize)) {
+                    sgemm(m: rows, n: keys, k: headSize,
+                          a: d + start * channels, lda: channels, b: v, ldb: stride, transposeB: true,
+                          c: g, ldc: time)
                 }
-                sgemm(m: rows, n: headSize, k: keys,
-                      a: g, lda: time, b: k, ldb: stride,
-                      c: dq + start * stride, ldc: stride)
+                KernelProfile.measure(attentionSoftmax) {
+                    for r in 0..<rows {
+                        let t = start + r
+                        let p = a + t * time
+                        let gr = g + r * time
+                        let pg = Kernels.dot(p, gr, count: t + 1)
+                        // The score scale folds in here; the masked part of the
+                        // block must be exactly zero for the products.
+                        for s in 0...t { gr[s] = scale * p[s] * (gr[s] - pg) }
+                        (gr + t + 1).update(repeating: 0, count: keys - t - 1)
+                    }
+                }
+                KernelProfile.measure(attentionProducts, flops: 2 * Double(rows * headSize * keys)) {
+                    sgemm(m: rows, n: headSize, k: keys,
+                          a: g, lda: time, b: k, ldb: stride,
+                          c: dq + start * stride, ldc: stride)
+                }
             }
             // Column blocks: key and value rows see only the queries at or after them.
             for start in Swift.stride(from: 0, to: time, by: attentionBlock) {
                 let rows = min(attentionBlock, time - start)
                 let queries = time - start
                 // dv = attᵀ dout, dk = dscoresᵀ q, over the queries from `start` on.
-                sgemm(m: rows, n: headSize, k: queries,
-                      a: a + start * time + start, lda: time, transposeA: true,
-                      b: d + start * channels, ldb: channels,
-                      c: dv + start * stride, ldc: stride)
-                sgemm(m: rows, n: headSize, k: queries,
-                      a: scratch + start * time + start, lda: time, transposeA: true,
-                      b: q + start * stride, ldb: stride,
-                      c: dk + start * stride, ldc: stride)
+                KernelProfile.measure(attentionProducts, flops: 2 * Double(rows * headSize * queries)) {
+                    sgemm(m: rows, n: headSize, k: queries,
+                          a: a + start * time + start, lda: time, transposeA: true,
+                          b: d + start * channels, ldb: channels,
+                          c: dv + start * stride, ldc: stride)
+                }
+                KernelProfile.measure(attentionProducts, flops: 2 * Double(rows * headSize * queries)) {
+                    sgemm(m: rows, n: headSize, k: queries,
+                          a: scratch + start * time + start, lda: time, transposeA: true,
+                          b: q + start * stride, ldb: stride,
+                          c: dk + start * stride, ldc: stride)
+                }
             }
         }
     }

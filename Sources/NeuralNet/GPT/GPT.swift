@@ -72,19 +72,22 @@ public final class GPT: Model {
         precondition(targets.shape == inputs.shape,
                      "GPT: targets \(targets.shape) must match inputs \(inputs.shape)")
         let ws = workspace(batch: batch, time: time)
-        loadTokens(inputs, into: ws.tokens)
         let v = configuration.vocabSize
-        for i in 0..<(batch * time) {
-            let value = targets.pointer[i]
-            guard let id = Int32(exactly: value), id < v else {
-                preconditionFailure("GPT: target \(value) is not a token id below \(v) or a negative ignore id")
+        KernelProfile.measure(GPTProfile.tokens) {
+            loadTokens(inputs, into: ws.tokens)
+            for i in 0..<(batch * time) {
+                let value = targets.pointer[i]
+                guard let id = Int32(exactly: value), id < v else {
+                    preconditionFailure("GPT: target \(value) is not a token id below \(v) or a negative ignore id")
+                }
+                ws.targets[i] = id
             }
-            ws.targets[i] = id
         }
         let useDropout = isTraining && configuration.dropout > 0
         runTrunk(ws, batch: batch, time: time, dropout: useDropout)
-        let sums = GPTKernels.crossEntropyForward(
-            probabilities: ws.logits, targets: ws.targets, rows: batch * time, vocab: v)
+        let sums = KernelProfile.measure(GPTProfile.crossEntropy) {
+            GPTKernels.crossEntropyForward(probabilities: ws.logits, targets: ws.targets, rows: batch * time, vocab: v)
+        }
         pending = Pending(batch: batch, time: time, counted: sums.count, usedDropout: useDropout)
         let loss = sums.count > 0 ? Float(sums.loss / Double(sums.count)) : 0
         return LossResult(loss: loss, correct: sums.correct, count: sums.count)
@@ -97,7 +100,9 @@ public final class GPT: Model {
     public func logits(inputs: Tensor) -> Tensor {
         let (batch, time) = checkShape(inputs)
         let ws = workspace(batch: batch, time: time)
-        loadTokens(inputs, into: ws.tokens)
+        KernelProfile.measure(GPTProfile.tokens) {
+            loadTokens(inputs, into: ws.tokens)
+        }
         runTrunk(ws, batch: batch, time: time, dropout: false)
         pending = nil
         let out = Tensor(zeros: [batch, time, configuration.vocabSize])
@@ -139,46 +144,66 @@ public final class GPT: Model {
         let c = configuration.width
         let rows = batch * time
         let p = parameters.values.pointer
-        GPTKernels.encoderForward(out: ws.encoded, tokens: ws.tokens, wte: p + layout.wte, wpe: p + layout.wpe,
-                                  batch: batch, time: time, channels: c)
+        KernelProfile.measure(GPTProfile.embedding) {
+            GPTKernels.encoderForward(out: ws.encoded, tokens: ws.tokens, wte: p + layout.wte, wpe: p + layout.wpe,
+                                      batch: batch, time: time, channels: c)
+        }
         var x = UnsafePointer(ws.encoded)
         for l in 0..<configuration.layers {
             let w = layout.blocks[l]
             let a = ws.blocks[l]
-            GPTKernels.layerNormForward(out: a.ln1, mean: a.ln1Mean, rstd: a.ln1Rstd, input: x,
-                                        weight: p + w.ln1Weight, bias: p + w.ln1Bias, rows: rows, channels: c)
+            KernelProfile.measure(GPTProfile.layerNorm) {
+                GPTKernels.layerNormForward(out: a.ln1, mean: a.ln1Mean, rstd: a.ln1Rstd, input: x,
+                                            weight: p + w.ln1Weight, bias: p + w.ln1Bias, rows: rows, channels: c)
+            }
             Kernels.linearForward(out: a.qkv, input: a.ln1, weight: p + w.qkvWeight, bias: p + w.qkvBias,
-                                     rows: rows, inChannels: c, outChannels: 3 * c)
-            GPTKernels.attentionForward(out: a.attention, att: a.att, qkv: a.qkv,
-                                        batch: batch, time: time, channels: c, heads: configuration.heads)
+                                     rows: rows, inChannels: c, outChannels: 3 * c, family: GPTProfile.qkv)
+            KernelProfile.measure(GPTProfile.attention) {
+                GPTKernels.attentionForward(out: a.attention, att: a.att, qkv: a.qkv,
+                                            batch: batch, time: time, channels: c, heads: configuration.heads)
+            }
             Kernels.linearForward(out: a.attnProj, input: a.attention,
                                      weight: p + w.attnProjWeight, bias: p + w.attnProjBias,
-                                     rows: rows, inChannels: c, outChannels: c)
+                                     rows: rows, inChannels: c, outChannels: c, family: GPTProfile.attentionProjection)
             if dropout, let mask = a.attnMask {
-                GPTKernels.dropoutForward(values: a.attnProj, mask: mask, count: rows * c,
-                                          probability: configuration.dropout, generator: &dropoutGenerator)
+                KernelProfile.measure(GPTProfile.dropout) {
+                    GPTKernels.dropoutForward(values: a.attnProj, mask: mask, count: rows * c,
+                                              probability: configuration.dropout, generator: &dropoutGenerator)
+                }
             }
-            GPTKernels.residualForward(out: a.residual2, a: x, b: a.attnProj, count: rows * c)
-            GPTKernels.layerNormForward(out: a.ln2, mean: a.ln2Mean, rstd: a.ln2Rstd, input: a.residual2,
-                                        weight: p + w.ln2Weight, bias: p + w.ln2Bias, rows: rows, channels: c)
+            KernelProfile.measure(GPTProfile.residual) {
+                GPTKernels.residualForward(out: a.residual2, a: x, b: a.attnProj, count: rows * c)
+            }
+            KernelProfile.measure(GPTProfile.layerNorm) {
+                GPTKernels.layerNormForward(out: a.ln2, mean: a.ln2Mean, rstd: a.ln2Rstd, input: a.residual2,
+                                            weight: p + w.ln2Weight, bias: p + w.ln2Bias, rows: rows, channels: c)
+            }
             Kernels.linearForward(out: a.fc, input: a.ln2, weight: p + w.fcWeight, bias: p + w.fcBias,
-                                     rows: rows, inChannels: c, outChannels: 4 * c)
-            Kernels.geluForward(out: a.fcGELU, input: a.fc, count: 4 * rows * c)
+                                     rows: rows, inChannels: c, outChannels: 4 * c, family: GPTProfile.mlpUp)
+            KernelProfile.measure(GPTProfile.gelu) {
+                Kernels.geluForward(out: a.fcGELU, input: a.fc, count: 4 * rows * c)
+            }
             Kernels.linearForward(out: a.mlpProj, input: a.fcGELU,
                                      weight: p + w.mlpProjWeight, bias: p + w.mlpProjBias,
-                                     rows: rows, inChannels: 4 * c, outChannels: c)
+                                     rows: rows, inChannels: 4 * c, outChannels: c, family: GPTProfile.mlpDown)
             if dropout, let mask = a.mlpMask {
-                GPTKernels.dropoutForward(values: a.mlpProj, mask: mask, count: rows * c,
-                                          probability: configuration.dropout, generator: &dropoutGenerator)
+                KernelProfile.measure(GPTProfile.dropout) {
+                    GPTKernels.dropoutForward(values: a.mlpProj, mask: mask, count: rows * c,
+                                              probability: configuration.dropout, generator: &dropoutGenerator)
+                }
             }
-            GPTKernels.residualForward(out: a.residual3, a: a.residual2, b: a.mlpProj, count: rows * c)
+            KernelProfile.measure(GPTProfile.residual) {
+                GPTKernels.residualForward(out: a.residual3, a: a.residual2, b: a.mlpProj, count: rows * c)
+            }
             x = UnsafePointer(a.residual3)
         }
-        GPTKernels.layerNormForward(out: ws.lnf, mean: ws.lnfMean, rstd: ws.lnfRstd, input: x,
-                                    weight: p + layout.lnfWeight, bias: p + layout.lnfBias, rows: rows, channels: c)
+        KernelProfile.measure(GPTProfile.layerNorm) {
+            GPTKernels.layerNormForward(out: ws.lnf, mean: ws.lnfMean, rstd: ws.lnfRstd, input: x,
+                                        weight: p + layout.lnfWeight, bias: p + layout.lnfBias, rows: rows, channels: c)
+        }
         // The head reuses the token embedding as its weight.
         Kernels.linearForward(out: ws.logits, input: ws.lnf, weight: p + layout.wte, bias: nil,
-                                 rows: rows, inChannels: c, outChannels: configuration.vocabSize)
+                                 rows: rows, inChannels: c, outChannels: configuration.vocabSize, family: GPTProfile.head)
     }
 
     // MARK: - Backward
@@ -197,17 +222,21 @@ public final class GPT: Model {
         let g = parameters.gradients.pointer
 
         let scale: Float = step.counted > 0 ? 1 / Float(step.counted) : 0
-        GPTKernels.crossEntropyBackward(probabilities: ws.logits, targets: ws.targets,
-                                        rows: rows, vocab: v, scale: scale)
+        KernelProfile.measure(GPTProfile.crossEntropy) {
+            GPTKernels.crossEntropyBackward(probabilities: ws.logits, targets: ws.targets,
+                                            rows: rows, vocab: v, scale: scale)
+        }
         // The head's share of the tied embedding's gradient; the encoder adds the rest.
         Kernels.linearBackward(dinput: ws.dWidth, dweight: g + layout.wte, dbias: nil,
                                   dout: ws.logits, input: ws.lnf, weight: p + layout.wte,
-                                  rows: rows, inChannels: c, outChannels: v)
+                                  rows: rows, inChannels: c, outChannels: v, family: GPTProfile.head)
         let last = UnsafePointer(ws.blocks[configuration.layers - 1].residual3)
-        ws.dResidual.update(repeating: 0, count: rows * c)
-        GPTKernels.layerNormBackward(dinput: ws.dResidual, dweight: g + layout.lnfWeight, dbias: g + layout.lnfBias,
-                                     dout: ws.dWidth, input: last, weight: p + layout.lnfWeight,
-                                     mean: ws.lnfMean, rstd: ws.lnfRstd, rows: rows, channels: c)
+        KernelProfile.measure(GPTProfile.residual) { ws.dResidual.update(repeating: 0, count: rows * c) }
+        KernelProfile.measure(GPTProfile.layerNorm) {
+            GPTKernels.layerNormBackward(dinput: ws.dResidual, dweight: g + layout.lnfWeight, dbias: g + layout.lnfBias,
+                                         dout: ws.dWidth, input: last, weight: p + layout.lnfWeight,
+                                         mean: ws.lnfMean, rstd: ws.lnfRstd, rows: rows, channels: c)
+        }
         gradientsReady?(layout.lnfRange)
 
         for l in (0..<configuration.layers).reversed() {
@@ -218,48 +247,62 @@ public final class GPT: Model {
             // MLP: the residual gradient is the gradient of its output.
             var dout = UnsafePointer(ws.dResidual)
             if step.usedDropout, let mask = a.mlpMask, let masked = ws.dMasked {
-                GPTKernels.dropoutBackward(dinput: masked, dout: ws.dResidual, mask: mask, count: rows * c)
+                KernelProfile.measure(GPTProfile.dropout) {
+                    GPTKernels.dropoutBackward(dinput: masked, dout: ws.dResidual, mask: mask, count: rows * c)
+                }
                 dout = UnsafePointer(masked)
             }
             Kernels.linearBackward(dinput: ws.dFC, dweight: g + w.mlpProjWeight, dbias: g + w.mlpProjBias,
                                       dout: dout, input: a.fcGELU, weight: p + w.mlpProjWeight,
-                                      rows: rows, inChannels: 4 * c, outChannels: c)
+                                      rows: rows, inChannels: 4 * c, outChannels: c, family: GPTProfile.mlpDown)
             gradientsReady?(w.mlpProjRange)
-            Kernels.geluBackward(dinput: ws.dFC, input: a.fc, dout: ws.dFC, count: 4 * rows * c)
+            KernelProfile.measure(GPTProfile.gelu) {
+                Kernels.geluBackward(dinput: ws.dFC, input: a.fc, dout: ws.dFC, count: 4 * rows * c)
+            }
             Kernels.linearBackward(dinput: ws.dWidth, dweight: g + w.fcWeight, dbias: g + w.fcBias,
                                       dout: ws.dFC, input: a.ln2, weight: p + w.fcWeight,
-                                      rows: rows, inChannels: c, outChannels: 4 * c)
+                                      rows: rows, inChannels: c, outChannels: 4 * c, family: GPTProfile.mlpUp)
             gradientsReady?(w.fcRange)
-            GPTKernels.layerNormBackward(dinput: ws.dResidual, dweight: g + w.ln2Weight, dbias: g + w.ln2Bias,
-                                         dout: ws.dWidth, input: a.residual2, weight: p + w.ln2Weight,
-                                         mean: a.ln2Mean, rstd: a.ln2Rstd, rows: rows, channels: c)
+            KernelProfile.measure(GPTProfile.layerNorm) {
+                GPTKernels.layerNormBackward(dinput: ws.dResidual, dweight: g + w.ln2Weight, dbias: g + w.ln2Bias,
+                                             dout: ws.dWidth, input: a.residual2, weight: p + w.ln2Weight,
+                                             mean: a.ln2Mean, rstd: a.ln2Rstd, rows: rows, channels: c)
+            }
             gradientsReady?(w.ln2Range)
 
             // Attention, on the residual gradient that now includes the MLP path.
             dout = UnsafePointer(ws.dResidual)
             if step.usedDropout, let mask = a.attnMask, let masked = ws.dMasked {
-                GPTKernels.dropoutBackward(dinput: masked, dout: ws.dResidual, mask: mask, count: rows * c)
+                KernelProfile.measure(GPTProfile.dropout) {
+                    GPTKernels.dropoutBackward(dinput: masked, dout: ws.dResidual, mask: mask, count: rows * c)
+                }
                 dout = UnsafePointer(masked)
             }
             Kernels.linearBackward(dinput: ws.dWidth, dweight: g + w.attnProjWeight, dbias: g + w.attnProjBias,
                                       dout: dout, input: a.attention, weight: p + w.attnProjWeight,
-                                      rows: rows, inChannels: c, outChannels: c)
+                                      rows: rows, inChannels: c, outChannels: c, family: GPTProfile.attentionProjection)
             gradientsReady?(w.attnProjRange)
-            GPTKernels.attentionBackward(dqkv: ws.dqkv, scratch: ws.dScores, dout: ws.dWidth,
-                                         qkv: a.qkv, att: a.att,
-                                         batch: batch, time: time, channels: c, heads: configuration.heads)
+            KernelProfile.measure(GPTProfile.attention) {
+                GPTKernels.attentionBackward(dqkv: ws.dqkv, scratch: ws.dScores, dout: ws.dWidth,
+                                             qkv: a.qkv, att: a.att,
+                                             batch: batch, time: time, channels: c, heads: configuration.heads)
+            }
             Kernels.linearBackward(dinput: ws.dWidth, dweight: g + w.qkvWeight, dbias: g + w.qkvBias,
                                       dout: ws.dqkv, input: a.ln1, weight: p + w.qkvWeight,
-                                      rows: rows, inChannels: c, outChannels: 3 * c)
+                                      rows: rows, inChannels: c, outChannels: 3 * c, family: GPTProfile.qkv)
             gradientsReady?(w.qkvRange)
-            GPTKernels.layerNormBackward(dinput: ws.dResidual, dweight: g + w.ln1Weight, dbias: g + w.ln1Bias,
-                                         dout: ws.dWidth, input: input, weight: p + w.ln1Weight,
-                                         mean: a.ln1Mean, rstd: a.ln1Rstd, rows: rows, channels: c)
+            KernelProfile.measure(GPTProfile.layerNorm) {
+                GPTKernels.layerNormBackward(dinput: ws.dResidual, dweight: g + w.ln1Weight, dbias: g + w.ln1Bias,
+                                             dout: ws.dWidth, input: input, weight: p + w.ln1Weight,
+                                             mean: a.ln1Mean, rstd: a.ln1Rstd, rows: rows, channels: c)
+            }
             gradientsReady?(w.ln1Range)
         }
 
-        GPTKernels.encoderBackward(dwte: g + layout.wte, dwpe: g + layout.wpe, dout: ws.dResidual,
-                                   tokens: ws.tokens, batch: batch, time: time, channels: c)
+        KernelProfile.measure(GPTProfile.embedding) {
+            GPTKernels.encoderBackward(dwte: g + layout.wte, dwpe: g + layout.wpe, dout: ws.dResidual,
+                                       tokens: ws.tokens, batch: batch, time: time, channels: c)
+        }
         gradientsReady?(layout.embeddingRange)
     }
 }

@@ -11,6 +11,9 @@ public class ElementwiseActivation: Layer {
 
     init() {}
 
+    /// Where the profile counts every activation's time.
+    static let profileRegion = ProfileRegion("activation", group: .kernel)
+
     /// `y[i] = f(x[i])` for `count` elements.
     func apply(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, count: Int) {
         preconditionFailure("\(type(of: self)) must override apply")
@@ -24,7 +27,7 @@ public class ElementwiseActivation: Layer {
 
     public final func forward(_ input: Tensor, context: inout ForwardContext) -> Tensor {
         let y = output.tensor(input.shape)
-        apply(input.pointer, into: y.pointer, count: input.count)
+        KernelProfile.measure(Self.profileRegion) { apply(input.pointer, into: y.pointer, count: input.count) }
         lastInput = input
         lastOutput = y
         return y
@@ -35,8 +38,10 @@ public class ElementwiseActivation: Layer {
         precondition(outputGradient.count == lastOutput.count,
                      "\(type(of: self)): output gradient \(outputGradient.shape) does not match the last forward")
         let dx = inputGradient.tensor(lastOutput.shape)
-        gradient(input: lastInput.pointer, output: lastOutput.pointer, outputGradient: outputGradient.pointer,
-                 into: dx.pointer, count: dx.count)
+        KernelProfile.measure(Self.profileRegion) {
+            gradient(input: lastInput.pointer, output: lastOutput.pointer, outputGradient: outputGradient.pointer,
+                     into: dx.pointer, count: dx.count)
+        }
         return dx
     }
 }

@@ -15,6 +15,8 @@ public final class Linear: Layer {
     public var initialization: WeightInitialization
 
     private var parameters = WeightAndBias()
+    /// Where the profile counts this layer's products.
+    private let family: MatmulFamily
 
     private var input = Tensor(zeros: [0])
     private var output = Workspace()
@@ -32,6 +34,7 @@ public final class Linear: Layer {
         self.outputs = outputs
         self.hasBias = bias
         self.initialization = initialization
+        family = MatmulFamily("linear \(inputs)x\(outputs)")
     }
 
     public func parameterSpecs(prefix: String) -> [ParameterSpec] {
@@ -58,7 +61,7 @@ public final class Linear: Layer {
         shape[shape.count - 1] = outputs
         let y = output.tensor(shape)
         Kernels.linearForward(out: y.pointer, input: input.pointer, weight: weight.pointer, bias: parameters.bias?.pointer,
-                              rows: rows, inChannels: inputs, outChannels: outputs)
+                              rows: rows, inChannels: inputs, outChannels: outputs, family: family)
         return y
     }
 
@@ -72,7 +75,7 @@ public final class Linear: Layer {
         let dx: Tensor? = needsInputGradient ? inputGradient.tensor(input.shape) : nil
         Kernels.linearBackward(dinput: dx?.pointer, dweight: weightGradient.pointer, dbias: parameters.biasGradient?.pointer,
                                dout: outputGradient.pointer, input: input.pointer, weight: weight.pointer,
-                               rows: rows, inChannels: inputs, outChannels: outputs)
+                               rows: rows, inChannels: inputs, outChannels: outputs, family: family)
         return dx
     }
 }

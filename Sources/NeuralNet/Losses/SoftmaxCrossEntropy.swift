@@ -20,7 +20,14 @@ public final class SoftmaxCrossEntropy: Loss {
 
     public init() {}
 
+    /// The profile's region, shared with the GPT's fused loss.
+    static let profileRegion = ProfileRegion("softmax and cross-entropy", group: .loss)
+
     public func forward(_ predictions: Tensor, targets: Tensor) -> LossResult {
+        KernelProfile.measure(Self.profileRegion) { measuredForward(predictions, targets: targets) }
+    }
+
+    private func measuredForward(_ predictions: Tensor, targets: Tensor) -> LossResult {
         precondition(predictions.rank >= 1, "SoftmaxCrossEntropy: logits need a class dimension")
         let classes = predictions.shape[predictions.rank - 1]
         let rows = classes == 0 ? 0 : predictions.count / classes
@@ -54,6 +61,10 @@ public final class SoftmaxCrossEntropy: Loss {
     }
 
     public func backward(scale: Float = 1) -> Tensor {
+        KernelProfile.measure(Self.profileRegion) { measuredBackward(scale: scale) }
+    }
+
+    private func measuredBackward(scale: Float) -> Tensor {
         let classes = lastShape.last ?? 0
         let rows = lastTargets.count
         let g = gradient.tensor(lastShape)

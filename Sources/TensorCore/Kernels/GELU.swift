@@ -6,6 +6,10 @@
 // `(1 + tanh u) / 2 = sigmoid(2u)`, with one ``Kernels/fastExp(_:)`` and
 // one division: GELU is among the costliest non-GEMM kernels of the GPT,
 // and `tanhf` per element kept its loop scalar.
+//
+// In-place calls get loops of their own: with an output that is exactly an
+// input, the vectorizer's runtime overlap check fails and the scalar
+// fallback runs, about 4x slower (14.6 against 3.7 ns per element here).
 
 extension Kernels {
     /// `√(2/π)`, the scale inside the tanh approximation.
@@ -20,11 +24,28 @@ extension Kernels {
     ///   - input: `count` values.
     @inlinable
     public static func geluForward(out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, count: Int) {
-        for i in 0..<count {
-            let x = input[i]
-            let twoU = 2 * geluScale * (x + geluCubic * x * x * x)
-            out[i] = x / (1 + fastExp(-twoU))
+        if UnsafePointer(out) == input {
+            for i in 0..<count { out[i] = gelu(out[i]) }
+        } else {
+            for i in 0..<count { out[i] = gelu(input[i]) }
         }
+    }
+
+    /// `gelu(x)` of one value.
+    @inlinable @inline(__always)
+    public static func gelu(_ x: Float) -> Float {
+        let twoU = 2 * geluScale * (x + geluCubic * x * x * x)
+        return x / (1 + fastExp(-twoU))
+    }
+
+    /// `d gelu(x) / dx` of one value.
+    @inlinable @inline(__always)
+    public static func geluDerivative(_ x: Float) -> Float {
+        let x2 = x * x
+        let twoU = 2 * geluScale * (x + geluCubic * x2 * x)
+        let s = 1 / (1 + fastExp(-twoU))
+        let du = geluScale * (1 + 3 * geluCubic * x2)
+        return s + 2 * x * s * (1 - s) * du
     }
 
     /// Back-propagates ``geluForward(out:input:count:)``: with
@@ -38,13 +59,10 @@ extension Kernels {
     public static func geluBackward(
         dinput: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, dout: UnsafePointer<Float>, count: Int
     ) {
-        for i in 0..<count {
-            let x = input[i]
-            let x2 = x * x
-            let twoU = 2 * geluScale * (x + geluCubic * x2 * x)
-            let s = 1 / (1 + fastExp(-twoU))
-            let du = geluScale * (1 + 3 * geluCubic * x2)
-            dinput[i] = (s + 2 * x * s * (1 - s) * du) * dout[i]
+        if UnsafePointer(dinput) == dout {
+            for i in 0..<count { dinput[i] = geluDerivative(input[i]) * dinput[i] }
+        } else {
+            for i in 0..<count { dinput[i] = geluDerivative(input[i]) * dout[i] }
         }
     }
 }

@@ -32,7 +32,13 @@ extension Kernels {
     ) -> SoftmaxNormalizer {
         let largest = max(x, count: count)
         // Exponentials first, sum after: a fused loop would not vectorize.
-        for i in 0..<count { y[i] = fastExp(x[i] - largest) }
+        // In place needs its own loop: an output exactly aliasing the input
+        // fails the vectorizer's overlap check and runs scalar.
+        if UnsafePointer(y) == x {
+            for i in 0..<count { y[i] = fastExp(y[i] - largest) }
+        } else {
+            for i in 0..<count { y[i] = fastExp(x[i] - largest) }
+        }
         let total = laneSum(y, count: count)
         // total >= 1 because the maximum contributes e^0.
         let inverse = 1 / total

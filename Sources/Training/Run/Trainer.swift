@@ -307,11 +307,11 @@ public final class Trainer {
     ///
     /// - Returns: This rank's mean loss, correct and counted targets.
     public func trainStep(learningRate: Float, clipNorm: Float = 0) throws -> (loss: Double, correct: Double, count: Double) {
-        model.parameters.zeroGradients()
+        KernelProfile.measure(Self.zeroingRegion) { model.parameters.zeroGradients() }
         reducer.begin(microBatches: accumulation)
         var lossSum = 0.0, correct = 0.0, count = 0.0
         for micro in 0..<accumulation {
-            let batch = nextBatch()
+            let batch = KernelProfile.measure(Self.dataRegion) { nextBatch() }
             let result = model.forward(inputs: batch.inputs, targets: batch.targets)
             lossSum += Double(result.loss)
             correct += Double(result.correct)
@@ -324,16 +324,28 @@ public final class Trainer {
             }
         }
         try watched(.gradientReduction, step: step + 1) { try reducer.finish() }
-        if try watched(.agreement, step: step + 1, { try agreeAfterReduction(loss: lossSum) }) {
-            return (.nan, 0, 0)
+        let disagreed = try KernelProfile.measure(Self.agreementRegion) {
+            try watched(.agreement, step: step + 1, { try agreeAfterReduction(loss: lossSum) })
         }
+        if disagreed { return (.nan, 0, 0) }
         if clipNorm > 0 {
-            _ = try watched(.gradientNorm, step: step + 1) { try reducer.clipGradients(maxNorm: clipNorm) }
+            _ = try KernelProfile.measure(Self.clippingRegion) {
+                try watched(.gradientNorm, step: step + 1) { try reducer.clipGradients(maxNorm: clipNorm) }
+            }
         }
-        optimizer.step(learningRate: learningRate)
-        try watched(.parameterGather, step: step + 1) { try reducer.gatherParameters() }
+        KernelProfile.measure(Self.optimizerRegion) { optimizer.step(learningRate: learningRate) }
+        try KernelProfile.measure(GradientReducer.averagingRegion) {
+            try watched(.parameterGather, step: step + 1) { try reducer.gatherParameters() }
+        }
         return (lossSum / Double(accumulation), correct, count)
     }
+
+    // Where the kernel profile counts the step's own work.
+    static let zeroingRegion = ProfileRegion("gradient zeroing", group: .optimizer)
+    static let dataRegion = ProfileRegion("data loading", group: .data)
+    static let agreementRegion = ProfileRegion("finite-loss agreement", group: .communication)
+    static let clippingRegion = ProfileRegion("gradient clipping", group: .optimizer)
+    static let optimizerRegion = ProfileRegion("optimizer update", group: .optimizer)
 
     /// The next micro-batch, moving into the next epoch when one ends. Epochs
     /// end on a step boundary: micro-batches that cannot fill a step are skipped.

@@ -51,9 +51,12 @@ struct TrainBenchmarkReport: Codable, Sendable {
     /// shared-memory averaging while it works (shared-memory transport only),
     /// comparable with `ddp bench allreduce`.
     var averagingBusBandwidthGBs: Double?
-    /// Single-thread sgemm GFLOP/s at 1024x1024x1024: on each rank, the median of
-    /// 5 runs before and 5 after the timed steps (all ranks at once); mean over ranks.
+    /// Single-thread sgemm GFLOP/s at 1024x1024x1024, the MFU reference: see `sgemmReference`.
     var sgemmGFLOPs: Double
+    /// The median of the same sgemm samples, mean over ranks: how far the machine drifted.
+    var sgemmMedianGFLOPs: Double
+    /// How `sgemmGFLOPs` was taken.
+    var sgemmReference: String
     /// Model training FLOPs per sample (per token for GPT: 6 x params + 12 x layers x context x width).
     var modelFlopsPerItem: Double
     /// `modelFlopsPerItem * items/s / 1e9`.
@@ -68,6 +71,8 @@ struct TrainBenchmarkReport: Codable, Sendable {
     var optimizerStateBytesPerRank: Int
     /// The speedup over one rank measured in the same job (`--against-one-rank`).
     var scaling: ScalingReport?
+    /// Per-region time of a step on rank 0 (`--profile`).
+    var profile: StepProfileReport?
     /// Hosts, the bytes they sent per step, the least they must send, and raw
     /// TCP between two of them (several ranks only).
     var network: NetworkReport?
@@ -82,11 +87,11 @@ enum TrainBenchmark {
     ///   - progress: Who drives MPI progress during backward.
     ///   - warmup: Untimed steps first (page-in, workspaces, OpenMPI's first-use setup).
     ///   - steps: Timed steps.
+    ///   - profileSteps: Profiled steps after the timed ones; 0 for no profile.
     static func run(config: ResolvedConfig, world: Communicator, progress: ProgressMode,
-                    warmup: Int, steps: Int) throws -> TrainBenchmarkReport {
-        // Timed before and after the steps, so that the reference sees the
-        // same drift of this shared host as the steps do.
-        var sgemmSamples = squareSgemmSeconds(size: 1024, repetitions: 5)
+                    warmup: Int, steps: Int, profileSteps: Int = 0) throws -> TrainBenchmarkReport {
+        var reference = SgemmReference()
+        reference.sample(5)
 
         var options = RunOptions(directory: nil, plainProgress: true)
         options.progress = progress
@@ -99,12 +104,20 @@ enum TrainBenchmark {
         try network?.start()
         try world.barrier()
         trainer.reducer.resetStatistics()
-        let clock = Stopwatch()
-        for _ in 0..<steps { _ = try trainer.trainStep(learningRate: rate, clipNorm: clipNorm) }
-        let elapsed = clock.elapsedSeconds
+        // Each step is timed alone, with one reference product after it: the
+        // reference then sees the same drift of this shared host as the steps.
+        var elapsed = 0.0
+        for _ in 0..<steps {
+            try world.barrier()
+            let clock = Stopwatch()
+            _ = try trainer.trainStep(learningRate: rate, clipNorm: clipNorm)
+            elapsed += clock.elapsedSeconds
+            reference.sample()
+        }
         let networkReport = try network?.finish(steps: steps, gradientBytes: trainer.reducer.reducedBytes / max(steps, 1))
-        sgemmSamples += squareSgemmSeconds(size: 1024, repetitions: 5)
-        let sgemm = try world.allSum(medianGFLOPs(size: 1024, seconds: sgemmSamples)) / Double(world.size)
+        reference.sample(5)
+        let sgemm = try world.allSum(reference.bestGFLOPs) / Double(world.size)
+        let sgemmMedian = try world.allSum(reference.medianGFLOPs) / Double(world.size)
         let slowest = try world.allReduce(elapsed, op: .max)
         let exposed = try world.allSum(trainer.reducer.exposedSeconds) / Double(world.size)
         let inFlight = try world.allSum(trainer.reducer.communicationSeconds) / Double(world.size)
@@ -114,6 +127,10 @@ enum TrainBenchmark {
         let kind = config.run.model.kind
         let globalBatch = config.run.training.batchSize
         let stepSeconds = slowest / Double(steps)
+        let profile = profileSteps > 0
+            ? try StepProfile.run(trainer: trainer, world: world, learningRate: rate, clipNorm: clipNorm,
+                                  steps: profileSteps, sgemmGFLOPs: sgemm)
+            : nil
         let samplesPerSecond = Double(globalBatch) / stepSeconds
         let parameterCount = trainer.model.parameters.count
         var flopsPerItem = 6 * Double(parameterCount)
@@ -154,29 +171,14 @@ enum TrainBenchmark {
             exposedCommunicationSeconds: exposed / Double(steps), averagingSeconds: averaging / Double(steps),
             exposedCommunicationShare: exposed / Double(steps) / stepSeconds,
             communicationInFlightSeconds: inFlight / Double(steps), reducedBytesPerStep: reduced,
-            allreduceBusBandwidthGBs: bus, averagingBusBandwidthGBs: averagingBus, sgemmGFLOPs: sgemm, modelFlopsPerItem: flopsPerItem,
+            allreduceBusBandwidthGBs: bus, averagingBusBandwidthGBs: averagingBus, sgemmGFLOPs: sgemm,
+            sgemmMedianGFLOPs: sgemmMedian, sgemmReference: reference.method, modelFlopsPerItem: flopsPerItem,
             achievedGFLOPs: achieved, modelFlopUtilization: achieved / (n * sgemm),
             matmulOnlySeconds: matmulSeconds,
             stepToMatmulThroughputRatio: matmulSeconds.map { $0 / stepSeconds },
             optimizerStateBytesPerRank: trainer.optimizer.stateBuffers.reduce(0) {
                 $0 + $1.tensor.count * MemoryLayout<Float>.stride
-            }, network: networkReport)
-    }
-
-    /// Seconds of each of `repetitions` `size`³ single-thread sgemms, after a warm-up.
-    static func squareSgemmSeconds(size: Int, repetitions: Int) -> [Double] {
-        let a = filled([size, size]), b = filled([size, size]), c = Tensor(zeros: [size, size])
-        matmul(a, b, into: c)
-        return (0..<repetitions).map { _ in
-            let clock = Stopwatch()
-            matmul(a, b, into: c)
-            return clock.elapsedSeconds
-        }
-    }
-
-    /// GFLOP/s of the median of `seconds`, each a `size`³ sgemm.
-    static func medianGFLOPs(size: Int, seconds: [Double]) -> Double {
-        2 * pow(Double(size), 3) / seconds.sorted()[seconds.count / 2] / 1e9
+            }, profile: profile, network: networkReport)
     }
 
     /// Seconds of the GEMMs one MLP step runs at `batch` (forward, weight
@@ -212,10 +214,5 @@ enum TrainBenchmark {
         return 6 * Double(macs)
     }
 
-    private static func filled(_ shape: [Int]) -> Tensor {
-        let t = Tensor(zeros: shape)
-        var rng = RandomGenerator(seed: 7)
-        for i in 0..<t.count { t.pointer[i] = rng.nextUniform() - 0.5 }
-        return t
-    }
+    private static func filled(_ shape: [Int]) -> Tensor { SgemmReference.filled(shape) }
 }

@@ -90,8 +90,11 @@ extension BenchCommand {
             discussion: """
                 Prints JSON: samples (and tokens) per second, step time split into compute and
                 exposed communication, allreduce bus bandwidth inside the step, and model FLOP
-                utilization against single-thread sgemm at 1024^3 measured in the same run.
+                utilization against single-thread sgemm at 1024^3: the best of products taken
+                before, between and after the timed steps in the same run. --profile adds each
+                kernel's share of the step on rank 0.
                   mpirun -np 2 ddp bench train --config configs/bench-mlp.yaml
+                  ddp bench train --config configs/bench-gpt.yaml --profile
                 """)
 
         @Option(name: .long, help: "The YAML run config, e.g. configs/bench-mlp.yaml.")
@@ -117,10 +120,19 @@ extension BenchCommand {
         @Option(name: .long, help: "Rounds of the one-rank comparison; the median ratio is reported.")
         var rounds = 5
 
+        @Flag(name: .long, help: ArgumentHelp(
+            "Also profile steps after the timed ones: each kernel's share of the step on rank 0, "
+                + "and each matmul family's GFLOP/s beside the sgemm reference."))
+        var profile = false
+
+        @Option(name: .long, help: "Profiled steps with --profile.")
+        var profileSteps = 5
+
         func validate() throws {
             guard rounds >= 1 else { throw ValidationError("--rounds must be at least 1, got \(rounds)") }
             guard warmup >= 0 else { throw ValidationError("--warmup must not be negative, got \(warmup)") }
             if let steps, steps < 1 { throw ValidationError("--steps must be at least 1, got \(steps)") }
+            guard profileSteps >= 1 else { throw ValidationError("--profile-steps must be at least 1, got \(profileSteps)") }
         }
 
         func run() throws {
@@ -137,7 +149,8 @@ extension BenchCommand {
                 let resolved = try ResolvedConfig.load(path: config, overrides: overrides)
                 let timedSteps = steps ?? resolved.run.training.steps
                 var report = try TrainBenchmark.run(config: resolved, world: world, progress: mode,
-                                                    warmup: warmup, steps: timedSteps)
+                                                    warmup: warmup, steps: timedSteps,
+                                                    profileSteps: profile ? profileSteps : 0)
                 if againstOneRank {
                     let perRank = resolved.run.training.batchSize / world.size
                     let alone = try ResolvedConfig.load(path: config, overrides: overrides + ["training.batch_size=\(perRank)"])
