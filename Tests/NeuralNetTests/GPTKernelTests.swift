@@ -202,6 +202,37 @@ final class GPTKernelTests: XCTestCase {
             })
     }
 
+    /// The fused bias and GELU of the GPT's MLP: its activation and its
+    /// derivative against finite differences, the bias included.
+    func testBiasGELUGradients() {
+        let rows = 3, columns = 8
+        let input = randomTensor([rows, columns], seed: 31, scale: 2)
+        let bias = randomTensor([columns], seed: 32), biasGradient = Tensor(zeros: [columns])
+        let out = Tensor(zeros: [rows, columns]), derivative = Tensor(zeros: [rows, columns])
+        assertLayerGradientsMatch(
+            input: input, parameters: [("bias", bias, biasGradient)],
+            forward: { x in
+                derivative.copy(from: x)
+                GPTKernels.biasGELUForward(out: out.pointer, values: derivative.pointer, bias: bias.pointer,
+                                           rows: rows, columns: columns)
+                return out
+            },
+            backward: { dout in
+                let d = dout.clone()
+                GPTKernels.biasGELUBackward(gradient: d.pointer, derivative: derivative.pointer, count: d.count)
+                biasGradient.fill(0)
+                Kernels.accumulateColumnSums(of: d.pointer, rows: rows, columns: columns, into: biasGradient.pointer)
+                return d
+            })
+        // The activation is GELU of the biased input (forward again: the
+        // check left the output of a perturbed input).
+        derivative.copy(from: input)
+        GPTKernels.biasGELUForward(out: out.pointer, values: derivative.pointer, bias: bias.pointer, rows: rows, columns: columns)
+        for i in 0..<(rows * columns) {
+            XCTAssertEqual(out[i], Kernels.gelu(input[i] + bias[i % columns]), accuracy: 1e-6)
+        }
+    }
+
     /// In place, the kernels run loops of their own (the vectorizer's overlap
     /// check fails on an exactly aliased output); those must give the same bits.
     func testInPlaceLoopsMatchSeparateBuffers() {

@@ -178,10 +178,11 @@ public final class GPT: Model {
                 GPTKernels.layerNormForward(out: a.ln2, mean: a.ln2Mean, rstd: a.ln2Rstd, input: a.residual2,
                                             weight: p + w.ln2Weight, bias: p + w.ln2Bias, rows: rows, channels: c)
             }
-            Kernels.linearForward(out: a.fc, input: a.ln2, weight: p + w.fcWeight, bias: p + w.fcBias,
+            Kernels.linearForward(out: a.fc, input: a.ln2, weight: p + w.fcWeight, bias: nil,
                                      rows: rows, inChannels: c, outChannels: 4 * c, family: GPTProfile.mlpUp)
             KernelProfile.measure(GPTProfile.gelu) {
-                Kernels.geluForward(out: a.fcGELU, input: a.fc, count: 4 * rows * c)
+                // The layer's bias is added here, and a.fc becomes the derivative.
+                GPTKernels.biasGELUForward(out: a.fcGELU, values: a.fc, bias: p + w.fcBias, rows: rows, columns: 4 * c)
             }
             Kernels.linearForward(out: a.mlpProj, input: a.fcGELU,
                                      weight: p + w.mlpProjWeight, bias: p + w.mlpProjBias,
@@ -257,7 +258,7 @@ public final class GPT: Model {
                                       rows: rows, inChannels: 4 * c, outChannels: c, family: GPTProfile.mlpDown)
             gradientsReady?(w.mlpProjRange)
             KernelProfile.measure(GPTProfile.gelu) {
-                Kernels.geluBackward(dinput: ws.dFC, input: a.fc, dout: ws.dFC, count: 4 * rows * c)
+                GPTKernels.biasGELUBackward(gradient: ws.dFC, derivative: a.fc, count: 4 * rows * c)
             }
             Kernels.linearBackward(dinput: ws.dWidth, dweight: g + w.fcWeight, dbias: g + w.fcBias,
                                       dout: ws.dFC, input: a.ln2, weight: p + w.fcWeight,

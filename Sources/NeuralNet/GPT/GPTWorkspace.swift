@@ -11,6 +11,7 @@ final class GPTWorkspace {
         let ln1, ln1Mean, ln1Rstd: UnsafeMutablePointer<Float>
         let qkv, attention, att, attnProj, residual2: UnsafeMutablePointer<Float>
         let ln2, ln2Mean, ln2Rstd: UnsafeMutablePointer<Float>
+        /// `fc` holds the MLP activation's derivative after forward (see `biasGELUForward`).
         let fc, fcGELU, mlpProj, residual3: UnsafeMutablePointer<Float>
         /// Dropout factors; nil when the model has no dropout.
         let attnMask, mlpMask: UnsafeMutablePointer<Float>?
