@@ -96,6 +96,8 @@ final class GPTKernelTests: XCTestCase {
     func testAttentionGradients() {
         checkAttentionGradients(time: 4, channels: 6, heads: 2)
         checkAttentionGradients(time: 37, channels: 4, heads: 2)
+        // Past one block of attentionBlock rows, into a partial second block.
+        checkAttentionGradients(time: 70, channels: 4, heads: 2)
     }
 
     func checkAttentionGradients(time: Int, channels: Int, heads: Int) {
@@ -229,7 +231,7 @@ final class GPTKernelTests: XCTestCase {
         derivative.copy(from: input)
         GPTKernels.biasGELUForward(out: out.pointer, values: derivative.pointer, bias: bias.pointer, rows: rows, columns: columns)
         for i in 0..<(rows * columns) {
-            XCTAssertEqual(out[i], Kernels.gelu(input[i] + bias[i % columns]), accuracy: 1e-6)
+            XCTAssertEqual(out[i], Kernels.gelu(input[i] + bias[i % columns]), accuracy: 1e-5)
         }
     }
 

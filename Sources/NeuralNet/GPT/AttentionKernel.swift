@@ -2,9 +2,10 @@ import TensorCore
 
 extension GPTKernels {
     /// Rows per block of the causal products. A block of query rows needs keys
-    /// only up to its own end, so blocking skips most of the masked half; 32
-    /// rows keep each `sgemm` large enough to stay efficient.
-    public static let attentionBlock = 32
+    /// only up to its own end, so blocking skips most of the masked half;
+    /// 64 rows keep each `sgemm` large enough to stay efficient (it measured
+    /// ahead of 32 and of one block per head, docs/benchmarks.md).
+    public static let attentionBlock = 64
 
     /// The profile's regions inside attention: the products of scores and
     /// values, and the softmax with its backward.

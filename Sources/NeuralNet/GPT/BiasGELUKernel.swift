@@ -22,9 +22,9 @@ extension GPTKernels {
         for r in 0..<rows {
             let x = values + r * columns, y = out + r * columns
             for c in 0..<columns {
-                let v = x[c] + bias[c]
-                y[c] = Kernels.gelu(v)
-                x[c] = Kernels.geluDerivative(v)
+                let (value, derivative) = Kernels.geluWithDerivative(x[c] + bias[c])
+                y[c] = value
+                x[c] = derivative
             }
         }
     }

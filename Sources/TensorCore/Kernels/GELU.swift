@@ -40,12 +40,17 @@ extension Kernels {
 
     /// `d gelu(x) / dx` of one value.
     @inlinable @inline(__always)
-    public static func geluDerivative(_ x: Float) -> Float {
+    public static func geluDerivative(_ x: Float) -> Float { geluWithDerivative(x).derivative }
+
+    /// `gelu(x)` and its derivative from one exponential: with
+    /// `s = sigmoid(2u)`, `gelu = x s` and `gelu' = s + 2 x s (1 - s) du/dx`.
+    @inlinable @inline(__always)
+    public static func geluWithDerivative(_ x: Float) -> (value: Float, derivative: Float) {
         let x2 = x * x
         let twoU = 2 * geluScale * (x + geluCubic * x2 * x)
         let s = 1 / (1 + fastExp(-twoU))
         let du = geluScale * (1 + 3 * geluCubic * x2)
-        return s + 2 * x * s * (1 - s) * du
+        return (x * s, s + 2 * x * s * (1 - s) * du)
     }
 
     /// Back-propagates ``geluForward(out:input:count:)``: with
