@@ -63,9 +63,11 @@ struct TrainBenchmarkReport: Codable, Sendable {
     var achievedGFLOPs: Double
     /// `achievedGFLOPs / (ranks * sgemmGFLOPs)`.
     var modelFlopUtilization: Double
-    /// Seconds of the step's matmuls alone at the per-rank batch (MLP only).
+    /// Seconds of the step's matmuls alone at the per-rank batch, the median of
+    /// one pass after each timed step (MLP only).
     var matmulOnlySeconds: Double?
-    /// `matmulOnlySeconds / (stepSeconds)`: a full step's throughput relative to its matmuls alone (MLP only).
+    /// `matmulOnlySeconds` over the median step (slowest rank): a full step's
+    /// throughput relative to its matmuls alone (MLP only).
     var stepToMatmulThroughputRatio: Double?
     /// Bytes of optimizer state held by each rank.
     var optimizerStateBytesPerRank: Int
@@ -104,16 +106,22 @@ enum TrainBenchmark {
         try network?.start()
         try world.barrier()
         trainer.reducer.resetStatistics()
-        // Each step is timed alone, with one reference product after it: the
-        // reference then sees the same drift of this shared host as the steps.
-        var elapsed = 0.0
+        // Each step is timed alone, with one reference product (and, for the
+        // MLP, one pass of its matmuls alone) after it: the references then
+        // see the same drift of this shared host as the steps.
+        let perRankBatch = config.run.training.batchSize / (world.size * trainer.accumulation)
+        var matmulSet = config.run.model.kind == "mlp"
+            ? MLPMatmulSet(parameters: trainer.model.parameters, batch: perRankBatch) : nil
+        var stepTimes: [Double] = []
         for _ in 0..<steps {
             try world.barrier()
             let clock = Stopwatch()
             _ = try trainer.trainStep(learningRate: rate, clipNorm: clipNorm)
-            elapsed += clock.elapsedSeconds
+            stepTimes.append(clock.elapsedSeconds)
             reference.sample()
+            matmulSet?.sample()
         }
+        let elapsed = stepTimes.reduce(0, +)
         let networkReport = try network?.finish(steps: steps, gradientBytes: trainer.reducer.reducedBytes / max(steps, 1))
         reference.sample(5)
         let sgemm = try world.allSum(reference.bestGFLOPs) / Double(world.size)
@@ -148,12 +156,12 @@ enum TrainBenchmark {
             break
         }
         let achieved = flopsPerItem * itemsPerSecond / 1e9
-        let perRankBatch = globalBatch / (world.size * trainer.accumulation)
-
-        var matmulSeconds: Double?
-        if kind == "mlp" {
-            let local = mlpMatmulSeconds(parameters: trainer.model.parameters, batch: perRankBatch) * Double(trainer.accumulation)
+        var matmulSeconds: Double?, matmulRatio: Double?
+        if let matmulSet {
+            let local = matmulSet.medianSeconds * Double(trainer.accumulation)
             matmulSeconds = try world.allSum(local) / Double(world.size)
+            let medianStep = try world.allReduce(stepTimes.sorted()[stepTimes.count / 2], op: .max)
+            matmulRatio = matmulSeconds.map { $0 / medianStep }
         }
         let n = Double(world.size)
         let bus: Double? = world.size > 1 && inFlight > 0
@@ -175,31 +183,10 @@ enum TrainBenchmark {
             sgemmMedianGFLOPs: sgemmMedian, sgemmReference: reference.method, modelFlopsPerItem: flopsPerItem,
             achievedGFLOPs: achieved, modelFlopUtilization: achieved / (n * sgemm),
             matmulOnlySeconds: matmulSeconds,
-            stepToMatmulThroughputRatio: matmulSeconds.map { $0 / stepSeconds },
+            stepToMatmulThroughputRatio: matmulRatio,
             optimizerStateBytesPerRank: trainer.optimizer.stateBuffers.reduce(0) {
                 $0 + $1.tensor.count * MemoryLayout<Float>.stride
             }, profile: profile, network: networkReport)
-    }
-
-    /// Seconds of the GEMMs one MLP step runs at `batch` (forward, weight
-    /// gradient, and input gradient except for the first layer), timed alone.
-    static func mlpMatmulSeconds(parameters: ParameterStore, batch: Int) -> Double {
-        // Weights are [outputs, inputs]; the layout lists the last layer first.
-        let weights = parameters.parameters.filter { $0.shape.count == 2 }.map { (outputs: $0.shape[0], inputs: $0.shape[1]) }
-        var shapes: [(m: Int, n: Int, k: Int)] = []
-        for (index, w) in weights.enumerated() {
-            shapes.append((batch, w.outputs, w.inputs))          // Y = X Wᵀ
-            shapes.append((w.outputs, w.inputs, batch))          // dW = dYᵀ X
-            if index < weights.count - 1 { shapes.append((batch, w.inputs, w.outputs)) }  // dX = dY W
-        }
-        let operands = shapes.map { (filled([$0.m, $0.k]), filled([$0.k, $0.n]), Tensor(zeros: [$0.m, $0.n])) }
-        var best = Double.infinity
-        for _ in 0..<6 {
-            let clock = Stopwatch()
-            for (a, b, c) in operands { matmul(a, b, into: c) }
-            best = min(best, clock.elapsedSeconds)
-        }
-        return best
     }
 
     /// Training FLOPs per image of the LeNet-style CNN: 6 × its multiply-adds
@@ -214,5 +201,4 @@ enum TrainBenchmark {
         return 6 * Double(macs)
     }
 
-    private static func filled(_ shape: [Int]) -> Tensor { SgemmReference.filled(shape) }
 }
