@@ -1,8 +1,9 @@
 // Which library multiplies a given shape. OpenBLAS is the default; oneDNN's
-// sgemm is faster on the products whose inner dimension is narrow (the
-// GPT's projections from its width, the attention products over a head) and
-// slower on the transposed-A weight gradients with a long inner dimension,
-// measured per shape on this kind of host (docs/benchmarks.md).
+// sgemm is faster on products with an untransposed A that are narrow inside
+// (the attention products over a head, projections from a model's width) or
+// tall (thousands of token rows), and slower on the transposed-A weight
+// gradients and on short, deep products like an MLP's at batch 128, measured
+// per shape on this kind of host (docs/benchmarks.md).
 //
 // The choice depends on the shape alone, never on a timing: the two
 // libraries round differently, and a run, its resume and every replica must
@@ -30,12 +31,14 @@ public enum MatmulBackend: String, Sendable, CaseIterable {
         return String(cString: text).lowercased() != MatmulBackend.openBLAS.rawValue
     }()
 
-    /// The widest inner dimension oneDNN takes.
+    /// The widest inner dimension oneDNN takes at any height.
     public static let oneDNNMaximumInner = 384
+    /// The height from which oneDNN takes any inner dimension.
+    public static let oneDNNMinimumRows = 1024
 
     /// The backend for `op(A)[m x k] * op(B)[k x n]`.
     public static func choose(m: Int, n: Int, k: Int, transposeA: Bool) -> MatmulBackend {
-        allowsOneDNN && !transposeA && k <= oneDNNMaximumInner ? .oneDNN : .openBLAS
+        allowsOneDNN && !transposeA && (k <= oneDNNMaximumInner || m >= oneDNNMinimumRows) ? .oneDNN : .openBLAS
     }
 }
 

@@ -30,12 +30,13 @@ final class SgemmTests: XCTestCase {
     }
 
     /// The shape rule is a pure function of the shape: oneDNN only for
-    /// untransposed A with a narrow inner dimension.
+    /// untransposed A that is narrow inside or tall.
     func testBackendDependsOnTheShapeAlone() {
         XCTAssertEqual(MatmulBackend.choose(m: 4096, n: 384, k: 128, transposeA: false), .oneDNN)
         XCTAssertEqual(MatmulBackend.choose(m: 32, n: 32, k: 32, transposeA: false), .oneDNN)
         XCTAssertEqual(MatmulBackend.choose(m: 384, n: 128, k: 4096, transposeA: true), .openBLAS)
         XCTAssertEqual(MatmulBackend.choose(m: 256, n: 1024, k: 784, transposeA: false), .openBLAS)
+        XCTAssertEqual(MatmulBackend.choose(m: 4096, n: 128, k: 512, transposeA: false), .oneDNN)
         XCTAssertEqual(MatmulBackend.choose(m: 32, n: 32, k: 32, transposeA: true), .openBLAS)
     }
 
