@@ -120,13 +120,13 @@ extension BenchCommand {
         @Option(name: .long, help: "Rounds of the one-rank comparison; the median ratio is reported.")
         var rounds = 5
 
+        @Option(name: .long, help: "Profiled steps with --profile.")
+        var profileSteps = 5
+
         @Flag(name: .long, help: ArgumentHelp(
             "Also profile steps after the timed ones: each kernel's share of the step on rank 0, "
                 + "and each matmul family's GFLOP/s beside the sgemm reference."))
         var profile = false
-
-        @Option(name: .long, help: "Profiled steps with --profile.")
-        var profileSteps = 5
 
         func validate() throws {
             guard rounds >= 1 else { throw ValidationError("--rounds must be at least 1, got \(rounds)") }
