@@ -9,7 +9,9 @@ enum GPTProfile {
     static let mlpDown = MatmulFamily("mlp down")
     static let head = MatmulFamily("output head")
 
-    static let attention = ProfileRegion("attention (scores, softmax, products)", group: .attention)
+    /// Attention's own time besides its products and softmax (which have
+    /// regions inside the kernel): the masked zeros and the loops.
+    static let attention = ProfileRegion("attention, rest", group: .attention)
     static let layerNorm = ProfileRegion("layer norm", group: .kernel)
     static let gelu = ProfileRegion("gelu", group: .kernel)
     static let residual = ProfileRegion("residual add", group: .kernel)

@@ -4,7 +4,7 @@
 //
 // It is evaluated as `x · sigmoid(2u)`, the same function since
 // `(1 + tanh u) / 2 = sigmoid(2u)`, with one ``Kernels/fastExp(_:)`` and
-// one division: GELU is among the costliest non-GEMM kernels of the GPT,
+// one division, written once in `geluWithDerivative`: GELU is among the costliest non-GEMM kernels of the GPT,
 // and `tanhf` per element kept its loop scalar.
 //
 // In-place calls get loops of their own: with an output that is exactly an
@@ -31,12 +31,9 @@ extension Kernels {
         }
     }
 
-    /// `gelu(x)` of one value.
+    /// `gelu(x)` of one value (the derivative beside it is optimized away).
     @inlinable @inline(__always)
-    public static func gelu(_ x: Float) -> Float {
-        let twoU = 2 * geluScale * (x + geluCubic * x * x * x)
-        return x / (1 + fastExp(-twoU))
-    }
+    public static func gelu(_ x: Float) -> Float { geluWithDerivative(x).value }
 
     /// `d gelu(x) / dx` of one value.
     @inlinable @inline(__always)

@@ -26,14 +26,21 @@ public enum KernelProfile {
     nonisolated(unsafe) public static var isEnabled = false
     @usableFromInline nonisolated(unsafe) static var recorder = Recorder()
 
-    /// Starts measuring on the calling thread, from zero.
-    public static func start() {
+    /// Zeroes the totals and makes the calling thread the one that records,
+    /// without measuring yet (see ``resume()``).
+    public static func reset() {
+        isEnabled = false
         recorder = Recorder()
         recorder.thread = pthread_self()
+    }
+
+    /// Starts measuring on the calling thread, from zero.
+    public static func start() {
+        reset()
         isEnabled = true
     }
 
-    /// Measures again, adding to the totals since ``start()``.
+    /// Measures again, adding to the totals since ``start()`` or ``reset()``.
     public static func resume() { isEnabled = true }
 
     /// Stops measuring; the totals stay readable through ``entries()``.

@@ -54,8 +54,7 @@ enum StepProfile {
     static func run(trainer: Trainer, world: Communicator, learningRate: Float, clipNorm: Float,
                     steps: Int, sgemmGFLOPs: Double) throws -> StepProfileReport {
         var wall = 0.0, unprofiled = 0.0
-        KernelProfile.start()
-        KernelProfile.stop()
+        KernelProfile.reset()
         for _ in 0..<steps {
             try world.barrier()
             var clock = Stopwatch()
