@@ -257,7 +257,7 @@ public final class GPT: Model {
                                       dout: dout, input: a.fcGELU, weight: p + w.mlpProjWeight,
                                       rows: rows, inChannels: 4 * c, outChannels: c, family: GPTProfile.mlpDown)
             gradientsReady?(w.mlpProjRange)
-            KernelProfile.measure(GPTProfile.gelu) {
+            KernelProfile.measure(GPTProfile.geluBackward) {
                 GPTKernels.biasGELUBackward(gradient: ws.dFC, derivative: a.fc, count: 4 * rows * c)
             }
             Kernels.linearBackward(dinput: ws.dWidth, dweight: g + w.fcWeight, dbias: g + w.fcBias,

@@ -14,6 +14,7 @@ enum GPTProfile {
     static let attention = ProfileRegion("attention, rest", group: .attention)
     static let layerNorm = ProfileRegion("layer norm", group: .kernel)
     static let gelu = ProfileRegion("gelu", group: .kernel)
+    static let geluBackward = ProfileRegion("gelu backward", group: .kernel)
     static let residual = ProfileRegion("residual add", group: .kernel)
     static let dropout = ProfileRegion("dropout", group: .kernel)
     static let embedding = ProfileRegion("embedding", group: .kernel)
