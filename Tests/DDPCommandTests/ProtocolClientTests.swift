@@ -263,4 +263,67 @@ final class ProtocolClientTests: InferenceTestCase {
         }
         XCTAssertEqual(out["ready_after"] as? Bool, true)
     }
+
+    /// Malformed requests of both protocols, sent raw: each gets a 4xx in its
+    /// protocol's error shape, and the service answers normally afterwards.
+    func testMalformedProtocolRequestsGet4xxAndTheServiceStaysUp() throws {
+        let classifier = try trainRun(Self.classifierConfig, name: "tabular")
+        let server = try ServeProcess(arguments: ["--checkpoint", classifier.path, "--max-batch", "4", "--max-body-bytes", "8192"])
+        defer { _ = server.stop() }
+        let twelve = "[" + Array(repeating: "0.5", count: 12).joined(separator: ",") + "]"
+        let infer = "/v2/models/tabular/infer"
+        let bad: [(String, String, String?, Int, String)] = [
+            ("POST", infer, "{not json", 400, "not valid JSON"),
+            ("POST", infer, "{\"inputs\": 3}", 400, "\"inputs\" must be a list of tensors"),
+            ("POST", infer, "{\"inputs\": []}", 400, "must hold one tensor"),
+            ("POST", infer, "{\"inputs\": [{\"name\": \"input\", \"shape\": [1, 12], \"datatype\": \"FP16\", \"data\": \(twelve)}]}",
+             400, "datatype FP16 is not accepted"),
+            ("POST", infer, "{\"inputs\": [{\"name\": \"input\", \"shape\": [1, 12], \"datatype\": \"FP32\", \"data\": [1, 2]}]}",
+             400, "\"data\" holds 2 values; shape [1, 12] needs 12"),
+            ("POST", infer, "{\"inputs\": [{\"name\": \"input\", \"shape\": [5, 12], \"datatype\": \"FP32\", \"data\": []}]}",
+             400, "between 1 and 4 per request"),
+            ("POST", infer, "{\"inputs\": [{\"name\": \"input\", \"shape\": [1, 12], \"datatype\": \"INT32\", \"data\": [0.5"
+             + String(repeating: ",1", count: 11) + "]}]}", 400, "data[0] = 0.5 is not a INT32 value"),
+            ("POST", infer, "{\"inputs\": [{\"name\": \"input\", \"shape\": [1, 12], \"datatype\": \"FP32\", "
+             + "\"parameters\": {\"binary_data_size\": 48}}]}", 400, "only 0 bytes follow the JSON"),
+            ("POST", infer, "{\"inputs\": [{\"name\": \"input\", \"shape\": [1, 12], \"datatype\": \"FP32\", \"data\": \(twelve)}], "
+             + "\"outputs\": [{\"name\": \"logits\"}]}", 400, "the model has no output \"logits\""),
+            ("POST", "/v2/models/other/infer", "{}", 404, "model 'other' is not served here"),
+            ("GET", "/v2/models/tabular/versions/7", nil, 404, "has no version '7'"),
+            ("GET", infer, nil, 405, "use POST"),
+            ("POST", infer, String(repeating: " ", count: 9000), 413, "exceeds 8192 bytes"),
+            ("POST", "/v1/completions", "{\"model\": \"tabular\", \"prompt\": \"x\"}", 400, "is a classifier"),
+            ("POST", "/v1/completions", "[]", 400, "body must be a JSON object"),
+            ("POST", "/v1/completions", "{\"model\": \"tabular\", \"prompt\": [1, 2]}", 400, "token-id and several prompts are not supported"),
+            ("POST", "/v1/completions", "{\"model\": \"tabular\", \"prompt\": \"x\", \"stream_options\": {}}", 400,
+             "only allowed with \"stream\": true"),
+            ("GET", "/v1/models/other", nil, 404, "the model 'other' does not exist"),
+        ]
+        for (method, path, text, status, message) in bad {
+            let reply = try httpExchange(server.port, method, path, body: text)
+            XCTAssertEqual(reply.status, status, "\(method) \(path) \(text?.prefix(80) ?? ""): \(reply.body)")
+            // Each protocol's error shape: OpenAI's an object with a message, the others a string.
+            let error = (try? JSONSerialization.jsonObject(with: Data(reply.body.utf8)) as? [String: Any])?["error"]
+            let said = path.hasPrefix("/v1/") ? (error as? [String: Any])?["message"] as? String : error as? String
+            XCTAssertTrue(said?.contains(message) ?? false, "\(path): \(reply.body) lacks \(message)")
+        }
+        // A binary body whose header length runs past its end.
+        let raw = "POST \(infer) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nInference-Header-Content-Length: 999\r\n"
+            + "Content-Length: 2\r\n\r\n{}"
+        let overrun = try httpExchange(server.port, "", "", raw: raw)
+        XCTAssertEqual(overrun.status, 400, overrun.body)
+        XCTAssertTrue(overrun.body.contains("Inference-Header-Content-Length 999 is not a length within the 2-byte body"), overrun.body)
+
+        let good = "{\"id\": \"ok\", \"inputs\": [{\"name\": \"input\", \"shape\": [2, 12], \"datatype\": \"FP64\", \"data\": [\(twelve), \(twelve)]}]}"
+        let answer = try httpExchange(server.port, "POST", infer, body: good)
+        XCTAssertEqual(answer.status, 200, answer.body)
+        let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(answer.body.utf8)) as? [String: Any])
+        XCTAssertEqual(object["id"] as? String, "ok")
+        let outputs = try XCTUnwrap(object["outputs"] as? [[String: Any]])
+        XCTAssertEqual(outputs.map { $0["name"] as? String }, ["probabilities", "label"])
+        XCTAssertEqual(outputs.first?["shape"] as? [Int], [2, 4])
+        XCTAssertEqual(try httpExchange(server.port, "GET", "/v2/health/ready").status, 200)
+        let metrics = try httpExchange(server.port, "GET", "/metrics").body
+        XCTAssertTrue(metrics.contains("ddp_serve_requests_total{path=\"/v2/models/{model}/infer\",status=\"400\"}"), metrics)
+    }
 }

@@ -40,4 +40,31 @@ final class GPTGenerationTests: XCTestCase {
         XCTAssertEqual(greedy, Array(tokens.suffix(4)))
         XCTAssertEqual(m.generate(prompt: prompt, count: 4, temperature: 1, topK: 1, seed: 5), greedy)
     }
+
+    func testTopPKeepsTheNucleusAndTheCallbackStopsEarly() {
+        let m = model()
+        let prompt = [1, 2, 3]
+        let greedy = m.generate(prompt: prompt, count: 6, temperature: 0)
+        // A nucleus too small for any second token is greedy whatever the draws.
+        for seed in 0..<4 as Range<UInt64> {
+            XCTAssertEqual(m.generate(prompt: prompt, count: 6, sampling: TokenSampling(temperature: 1, topP: 1e-6), seed: seed), greedy)
+        }
+        // topP of 1 draws exactly as without it.
+        XCTAssertEqual(m.generate(prompt: prompt, count: 6, sampling: TokenSampling(temperature: 1, topP: 1), seed: 3),
+                       m.generate(prompt: prompt, count: 6, temperature: 1, seed: 3))
+        // A middle nucleus draws only tokens inside it: fewer distinct tokens over many seeds than without.
+        let wide = Set((0..<40 as Range<UInt64>).flatMap { m.generate(prompt: prompt, count: 1, temperature: 2, seed: $0) })
+        let narrow = Set((0..<40 as Range<UInt64>).flatMap {
+            m.generate(prompt: prompt, count: 1, sampling: TokenSampling(temperature: 2, topP: 0.3), seed: $0)
+        })
+        XCTAssertLessThan(narrow.count, wide.count)
+        // The callback sees each token and can end the generation.
+        var seen: [Int] = []
+        let stopped = m.generate(prompt: prompt, count: 6, sampling: TokenSampling(temperature: 0)) { token in
+            seen.append(token)
+            return seen.count < 2
+        }
+        XCTAssertEqual(stopped, Array(greedy.prefix(2)))
+        XCTAssertEqual(seen, stopped)
+    }
 }
