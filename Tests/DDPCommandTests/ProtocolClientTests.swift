@@ -3,6 +3,9 @@ import DDPTestSupport
 import Foundation
 import MPIRunSupport
 import XCTest
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// `ddp serve` driven by the ecosystem's official clients, installed with
 /// pip by launch/test.sh: OpenAI's `openai` package against the completions
@@ -325,5 +328,40 @@ final class ProtocolClientTests: InferenceTestCase {
         XCTAssertEqual(try httpExchange(server.port, "GET", "/v2/health/ready").status, 200)
         let metrics = try httpExchange(server.port, "GET", "/metrics").body
         XCTAssertTrue(metrics.contains("ddp_serve_requests_total{path=\"/v2/models/{model}/infer\",status=\"400\"}"), metrics)
+    }
+
+    /// A client that leaves in the middle of a stream ends its generation:
+    /// the service's token count stops far short of what was asked.
+    func testAStreamWhoseClientLeavesStopsGenerating() throws {
+        let run = try trainRun(Self.gptConfig, name: "ids")
+        let server = try ServeProcess(arguments: ["--checkpoint", run.path, "--max-tokens", "100000"])
+        defer { _ = server.stop() }
+        let body = "{\"model\": \"ids\", \"prompt\": \"1 2 3\", \"max_tokens\": 100000, \"stream\": true}"
+        let fd = try connectToLoopback(server.port)
+        let request = "POST /v1/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            + "Content-Length: \(body.utf8.count)\r\n\r\n" + body
+        _ = Array(request.utf8).withUnsafeBytes { send(fd, $0.baseAddress!, $0.count, Int32(MSG_NOSIGNAL)) }
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        var received = ""
+        while !received.contains("data: {") {
+            let n = recv(fd, &buffer, buffer.count, 0)
+            XCTAssertGreaterThan(n, 0, "the stream ended before its first event")
+            if n <= 0 { break }
+            received += String(decoding: buffer.prefix(n), as: UTF8.self)
+        }
+        XCTAssertTrue(received.hasPrefix("HTTP/1.1 200"), received)
+        XCTAssertTrue(received.contains("text/event-stream"), received)
+        close(fd)
+        // The generation ends once it notices, well before the tokens asked for.
+        func metric(_ name: String) throws -> Int {
+            let text = try httpExchange(server.port, "GET", "/metrics").body
+            let line = try XCTUnwrap(text.split(separator: "\n").first { $0.hasPrefix(name + " ") }, name)
+            return try XCTUnwrap(Int(line.split(separator: " ")[1]))
+        }
+        for _ in 0..<300 where try metric("ddp_serve_generations_in_flight") > 0 { usleep(100_000) }
+        XCTAssertEqual(try metric("ddp_serve_generations_in_flight"), 0, "the generation never ended")
+        let now = try metric("ddp_serve_generated_tokens_total")
+        XCTAssertGreaterThan(now, 0)
+        XCTAssertLessThan(now, 100_000)
     }
 }

@@ -49,12 +49,14 @@ extension PredictionService {
 
     private func wholeCompletion(_ parsed: OpenAICompletionRequest, id: String) async -> Response {
         let completion: Completion
+        metrics.generationStarted()
         do {
             completion = try await engine.run { try $0.complete(parsed.completion) }
         } catch {
+            metrics.generationEnded(tokens: 0)
             return inferenceFailure(error)
         }
-        metrics.recordGeneratedTokens(completion.tokens.count)
+        metrics.generationEnded(tokens: completion.tokens.count)
         let text = (parsed.echo ? parsed.completion.prompt : "") + completion.text
         var object = completionChunk(id: id, text: text, finishReason: completion.finishReason.rawValue)
         object["usage"] = usage(completion)
@@ -76,7 +78,10 @@ extension PredictionService {
         @Sendable func send(_ object: [String: Any]) { sink.yield(ByteBuffer(string: "data: " + Self.jsonText(object) + "\n\n")) }
         if parsed.echo { send(completionChunk(id: id, text: parsed.completion.prompt, finishReason: nil)) }
         let engine = self.engine, metrics = self.metrics
+        metrics.generationStarted()
         Task {
+            var tokens = 0
+            defer { metrics.generationEnded(tokens: tokens) }
             do {
                 let completion = try await engine.run { session in
                     try session.complete(parsed.completion) { piece in
@@ -84,7 +89,7 @@ extension PredictionService {
                         return listening.isListening
                     }
                 }
-                metrics.recordGeneratedTokens(completion.tokens.count)
+                tokens = completion.tokens.count
                 send(completionChunk(id: id, text: "", finishReason: completion.finishReason.rawValue))
                 if parsed.streamUsage {
                     var last = completionChunk(id: id, text: "", finishReason: nil)

@@ -35,10 +35,17 @@ extension PredictionService {
                 }
                 return json(.ok, ["predictions": predictions])
             case let .generate(prompt, tokens, temperature, topK, seed):
-                let result = try await engine.run { checkpoint in
-                    try checkpoint.generate(prompt: prompt, count: tokens, temperature: temperature, topK: topK, seed: seed)
+                metrics.generationStarted()
+                let result: GeneratedText
+                do {
+                    result = try await engine.run { checkpoint in
+                        try checkpoint.generate(prompt: prompt, count: tokens, temperature: temperature, topK: topK, seed: seed)
+                    }
+                } catch {
+                    metrics.generationEnded(tokens: 0)
+                    throw error
                 }
-                metrics.recordGeneratedTokens(result.tokens.count)
+                metrics.generationEnded(tokens: result.tokens.count)
                 return json(.ok, ["prompt": result.prompt, "text": result.text, "tokens": result.tokens])
             }
         } catch let error as InferenceError {
