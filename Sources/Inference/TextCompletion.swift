@@ -17,11 +17,14 @@ public struct CompletionRequest: Equatable, Sendable {
     /// Generation ends where the text first contains one of these, which is
     /// left out of the completion.
     public var stop: [String]
+    /// Whether the model keeps the keys and values of past positions (the
+    /// same tokens, far less work per token).
+    public var cached: Bool
 
     public init(prompt: String, maxTokens: Int, temperature: Double = 1, topK: Int? = nil, topP: Double = 1,
-                seed: UInt64 = 0, stop: [String] = []) {
+                seed: UInt64 = 0, stop: [String] = [], cached: Bool = true) {
         (self.prompt, self.maxTokens, self.temperature, self.topK) = (prompt, maxTokens, temperature, topK)
-        (self.topP, self.seed, self.stop) = (topP, seed, stop.filter { !$0.isEmpty })
+        (self.topP, self.seed, self.stop, self.cached) = (topP, seed, stop.filter { !$0.isEmpty }, cached)
     }
 }
 
@@ -64,7 +67,8 @@ extension InferenceSession {
         var finished: String?
         var listening = true
         var generated: [Int] = []
-        let tokens = gpt.generate(prompt: ids, count: request.maxTokens, sampling: sampling, seed: request.seed) { token in
+        let tokens = gpt.generate(prompt: ids, count: request.maxTokens, sampling: sampling, seed: request.seed,
+                                  cached: request.cached) { token in
             generated.append(token)
             let text = self.text(of: generated)
             if let cut = Self.firstStop(in: text, stops: request.stop) {

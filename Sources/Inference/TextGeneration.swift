@@ -26,8 +26,10 @@ extension InferenceSession {
     ///   - seed: Fixes the draws.
     /// - Throws: ``InferenceError`` for a classifier, an empty prompt, a
     ///   character outside the vocabulary, or bad numbers.
-    public func generate(prompt: String, count: Int, temperature: Double, topK: Int?, seed: UInt64) throws -> GeneratedText {
-        let completion = try complete(CompletionRequest(prompt: prompt, maxTokens: count, temperature: temperature, topK: topK, seed: seed))
+    public func generate(prompt: String, count: Int, temperature: Double, topK: Int?, seed: UInt64,
+                         cached: Bool = true) throws -> GeneratedText {
+        let completion = try complete(CompletionRequest(prompt: prompt, maxTokens: count, temperature: temperature, topK: topK,
+                                                        seed: seed, cached: cached))
         return GeneratedText(prompt: prompt, text: completion.text, tokens: completion.tokens)
     }
 

@@ -29,7 +29,14 @@ public struct TokenSampling: Equatable, Sendable {
 
 extension GPT {
     /// Continues `prompt` by sampling one token at a time from the model's
-    /// next-token distribution, over a window of the last `contextLength` tokens.
+    /// next-token distribution.
+    ///
+    /// The model reads the last `contextLength` tokens of the prompt and then
+    /// each new token; once the window is full, a new one of its last half
+    /// starts (``GenerationWindow``). With the cache, each new token costs
+    /// one position of work and a new window one pass over it; without it,
+    /// every token costs a pass over its whole window. Both read the same
+    /// windows and draw the same tokens.
     ///
     /// Uses the training workspace, so it must not come between a
     /// ``forward(inputs:targets:)`` and its ``backward(gradientsReady:)``.
@@ -39,10 +46,11 @@ extension GPT {
     ///   - count: How many tokens to generate, at most.
     ///   - sampling: Temperature, top-k and top-p.
     ///   - seed: Fixes the draws, so a seed reproduces a sample.
+    ///   - cached: Whether to keep the keys and values of past positions.
     ///   - onToken: Called with each new token as soon as it is drawn;
     ///     returning `false` stops the generation after that token.
     /// - Returns: The generated tokens, without the prompt.
-    public func generate(prompt: [Int], count: Int, sampling: TokenSampling, seed: UInt64 = 0,
+    public func generate(prompt: [Int], count: Int, sampling: TokenSampling, seed: UInt64 = 0, cached: Bool = true,
                          onToken: (Int) -> Bool = { _ in true }) -> [Int] {
         let v = configuration.vocabSize
         precondition(!prompt.isEmpty, "GPT.generate: the prompt must hold at least one token")
@@ -53,14 +61,24 @@ extension GPT {
         var generated: [Int] = []
         generated.reserveCapacity(count)
         var sampler = NextTokenSampler(vocabularySize: v)
+        var window = GenerationWindow(context: configuration.contextLength, promptLength: prompt.count)
+        let cache = cached && count > 0 ? GPTKeyValueCache(configuration: configuration) : nil
+        var filled = false
         for _ in 0..<count {
-            let window = tokens.suffix(configuration.contextLength)
-            let time = window.count
-            let ws = workspace(batch: 1, time: time)
-            for (i, token) in window.enumerated() { ws.tokens[i] = Int32(token) }
-            runTrunk(ws, batch: 1, time: time, dropout: false)
-            pending = nil
-            let next = sampler.draw(logits: ws.logits + (time - 1) * v, sampling: sampling, generator: &generator)
+            if window.cover(tokens.count) { filled = false }
+            let logits: UnsafePointer<Float>
+            if let cache {
+                logits = filled ? cache.append(self, token: tokens[tokens.count - 1]) : cache.prefill(self, tokens: tokens[window.start...])
+                filled = true
+            } else {
+                let time = tokens.count - window.start
+                let ws = workspace(batch: 1, time: time)
+                for (i, token) in tokens[window.start...].enumerated() { ws.tokens[i] = Int32(token) }
+                runTrunk(ws, batch: 1, time: time, dropout: false)
+                pending = nil
+                logits = UnsafePointer(ws.logits + (time - 1) * v)
+            }
+            let next = sampler.draw(logits: logits, sampling: sampling, generator: &generator)
             tokens.append(next)
             generated.append(next)
             if !onToken(next) { break }
@@ -70,8 +88,9 @@ extension GPT {
 
     /// ``generate(prompt:count:sampling:seed:onToken:)`` with the sampling spelled out.
     public func generate(prompt: [Int], count: Int, temperature: Float = 1, topK: Int? = nil,
-                         seed: UInt64 = 0) -> [Int] {
-        generate(prompt: prompt, count: count, sampling: TokenSampling(temperature: temperature, topK: topK), seed: seed)
+                         seed: UInt64 = 0, cached: Bool = true) -> [Int] {
+        generate(prompt: prompt, count: count, sampling: TokenSampling(temperature: temperature, topK: topK), seed: seed,
+                 cached: cached)
     }
 }
 
