@@ -4,6 +4,8 @@ public enum TensorDType: String, Sendable, CaseIterable {
     case f32 = "F32"
     /// Signed 8-bit integers: int8-quantized weights.
     case i8 = "I8"
+    /// Bytes: the masks of sparse tensors (``SparseTensorLayout``).
+    case u8 = "U8"
 
     /// Bytes per element.
     public var size: Int { self == .f32 ? 4 : 1 }

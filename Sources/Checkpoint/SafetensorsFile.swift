@@ -30,6 +30,8 @@ public final class SafetensorsFile {
     public let names: [String]
     /// The `__metadata__` strings.
     public let metadata: [String: String]
+    /// The tensors stored sparse (``SparseTensorLayout``), by name, with their dense shape and dtype.
+    public let sparse: [String: SafetensorsEntry]
     /// The file's size in bytes.
     public let byteCount: Int
     private let fd: Int32
@@ -61,6 +63,33 @@ public final class SafetensorsFile {
         self.metadata = file.metadata
         self.byteCount = file.fileSize
         self.fd = file.fd
+        self.sparse = try Self.sparseEntries(metadata: file.metadata, tensors: tensors, path: path)
+    }
+
+    /// The sparse tensors the metadata lists, each checked against its stored parts.
+    private static func sparseEntries(metadata: [String: String], tensors: [String: Tensor], path: String) throws -> [String: SafetensorsEntry] {
+        guard let text = metadata[SparseTensorLayout.metadataKey] else { return [:] }
+        guard let shapes = SparseTensorLayout.shapes(text) else {
+            throw CheckpointError.malformed(path: path, reason: "__metadata__ \"\(SparseTensorLayout.metadataKey)\" is not a JSON object of tensor shapes")
+        }
+        var entries: [String: SafetensorsEntry] = [:]
+        for (name, shape) in shapes {
+            let count = shape.reduce(1, *)
+            guard let values = tensors[SparseTensorLayout.valuesName(name)], let mask = tensors[SparseTensorLayout.maskName(name)] else {
+                throw CheckpointError.malformed(path: path, reason: "sparse tensor \(name) lacks \(name).values or \(name).mask")
+            }
+            guard mask.dtype == .u8, mask.count == SparseTensorLayout.maskBytes(count: count) else {
+                throw CheckpointError.malformed(path: path, reason: "\(name).mask is \(mask.dtype.rawValue) \(mask.shape), expected U8 [\(SparseTensorLayout.maskBytes(count: count))] for shape \(shape)")
+            }
+            guard values.dtype != .u8, values.shape.count == 1, values.count <= count else {
+                throw CheckpointError.malformed(path: path, reason: "\(name).values is \(values.dtype.rawValue) \(values.shape), not at most \(count) F32 or I8 values")
+            }
+            guard tensors[name] == nil else {
+                throw CheckpointError.malformed(path: path, reason: "tensor \(name) is stored both dense and sparse")
+            }
+            entries[name] = SafetensorsEntry(name: name, shape: shape, dtype: values.dtype)
+        }
+        return entries
     }
 
     deinit {
@@ -79,13 +108,40 @@ public final class SafetensorsFile {
     ///
     /// - Throws: ``CheckpointError/malformed(path:reason:)`` when there is none.
     public func entry(_ name: String) throws -> SafetensorsEntry {
-        try tensor(name).entry
+        if let entry = sparse[name] { return entry }
+        return try tensor(name).entry
+    }
+
+    /// Whether a tensor `name` is stored, dense or sparse.
+    public func contains(_ name: String) -> Bool {
+        tensors[name] != nil || sparse[name] != nil
+    }
+
+    /// The names of the tensors as the model knows them, in file order: a
+    /// sparse tensor once, in place of its values and mask.
+    public var denseNames: [String] {
+        var parts: [String: String] = [:]
+        for name in sparse.keys {
+            parts[SparseTensorLayout.valuesName(name)] = name
+            parts[SparseTensorLayout.maskName(name)] = ""
+        }
+        return names.compactMap { stored in
+            guard let whole = parts[stored] else { return stored }
+            return whole.isEmpty ? nil : whole
+        }
     }
 
     /// Reads elements `elements` of the F32 tensor `name` into `destination`.
     ///
     /// - Throws: ``CheckpointError`` when the tensor is missing, not F32, or the read fails.
     public func read(_ name: String, elements: Range<Int>, into destination: UnsafeMutablePointer<Float>) throws {
+        if sparse[name] != nil {
+            let whole = try floats(name)
+            precondition(elements.lowerBound >= 0 && elements.upperBound <= whole.count,
+                         "SafetensorsFile: elements \(elements) outside tensor \(name) of \(whole.count)")
+            whole.withUnsafeBufferPointer { destination.update(from: $0.baseAddress! + elements.lowerBound, count: elements.count) }
+            return
+        }
         let tensor = try check(name, .f32)
         precondition(elements.lowerBound >= 0 && elements.upperBound <= tensor.count,
                      "SafetensorsFile: elements \(elements) outside tensor \(name) of \(tensor.count)")
@@ -108,7 +164,18 @@ public final class SafetensorsFile {
         try readWhole(name, as: Int8.self, .i8)
     }
 
-    private func readWhole<Element: Numeric>(_ name: String, as _: Element.Type, _ dtype: TensorDType) throws -> [Element] {
+    private func readWhole<Element: Numeric>(_ name: String, as type: Element.Type, _ dtype: TensorDType) throws -> [Element] {
+        if let entry = sparse[name] {
+            guard entry.dtype == dtype else {
+                throw CheckpointError.malformed(path: path, reason: "tensor \(name) is \(entry.dtype.rawValue), expected \(dtype.rawValue)")
+            }
+            let mask = try readWhole(SparseTensorLayout.maskName(name), as: UInt8.self, .u8)
+            let nonzeros = try readWhole(SparseTensorLayout.valuesName(name), as: type, dtype)
+            guard let dense = SparseTensorLayout.join(mask: mask, nonzeros: nonzeros, count: entry.count) else {
+                throw CheckpointError.malformed(path: path, reason: "\(name).mask sets another number of bits than \(name).values holds")
+            }
+            return dense
+        }
         let tensor = try check(name, dtype)
         var values = [Element](repeating: 0, count: tensor.count)
         try values.withUnsafeMutableBytes { try readExactly(fd: fd, into: $0, at: tensor.byteOffset, path: path) }

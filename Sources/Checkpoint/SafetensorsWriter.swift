@@ -118,6 +118,12 @@ public final class SafetensorsWriter {
         try values.withUnsafeBytes { try writeBytes($0) }
     }
 
+    /// Appends U8 tensor data.
+    public func append(_ values: [UInt8]) throws {
+        advance(by: values.count, of: .u8)
+        try values.withUnsafeBytes { try writeBytes($0) }
+    }
+
     /// Moves past `bytes` bytes of the tensors still to write, which must all be `dtype`.
     private func advance(by bytes: Int, of dtype: TensorDType) {
         var left = bytes

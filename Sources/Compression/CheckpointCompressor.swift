@@ -172,8 +172,13 @@ public enum CheckpointCompressor {
         case nil: break
         }
 
-        let tensors = try compressedTensors(store, kind: kind, options: options, record: &record, log: log)
-        try write(tensors, to: outputURL, source: source, record: record)
+        var tensors = try compressedTensors(store, kind: kind, options: options, record: &record, log: log)
+        var sparseShapes: [String: [Int]] = [:]
+        if options.pruneSparsity != nil {
+            // Pruning alone shrinks the file: the pruned matrices go sparse where that is smaller.
+            (tensors, sparseShapes) = sparse(tensors, pruned: Set(MagnitudePruning.candidates(in: store).map(\.name)))
+        }
+        try write(tensors, to: outputURL, source: source, record: record, sparseShapes: sparseShapes)
         log("wrote \(outputURL.path)")
         let after = try measure(try InferenceCheckpoint.load(output), on: evaluationSplit, runs: options.latencyRuns)
         return CompressionReport(output: outputURL, split: trainer.data.validationName, before: before, after: after, record: record)
@@ -183,6 +188,38 @@ public enum CheckpointCompressor {
     enum Payload {
         case floats([Float])
         case int8([Int8])
+        case bytes([UInt8])
+    }
+
+    /// The tensors with each pruned matrix in ``SparseTensorLayout`` where
+    /// that takes fewer bytes, and the dense shapes of those that went sparse.
+    static func sparse(_ tensors: [(SafetensorsEntry, Payload)], pruned: Set<String>)
+        -> ([(SafetensorsEntry, Payload)], [String: [Int]]) {
+        var out: [(SafetensorsEntry, Payload)] = []
+        var shapes: [String: [Int]] = [:]
+        for (entry, payload) in tensors {
+            let name = entry.name
+            guard pruned.contains(name), entry.shape.count >= 2 else {
+                out.append((entry, payload))
+                continue
+            }
+            func store<Element: Numeric>(_ values: [Element], _ wrap: ([Element]) -> Payload) {
+                let nonzeros = values.reduce(0) { $0 + ($1 != 0 ? 1 : 0) }
+                guard SparseTensorLayout.saves(count: values.count, nonzeros: nonzeros, elementSize: entry.dtype.size) else {
+                    return out.append((entry, payload))
+                }
+                let (mask, kept) = SparseTensorLayout.split(values)
+                out.append((SafetensorsEntry(name: SparseTensorLayout.valuesName(name), shape: [kept.count], dtype: entry.dtype), wrap(kept)))
+                out.append((SafetensorsEntry(name: SparseTensorLayout.maskName(name), shape: [mask.count], dtype: .u8), .bytes(mask)))
+                shapes[name] = entry.shape
+            }
+            switch payload {
+            case .floats(let values): store(values, Payload.floats)
+            case .int8(let values): store(values, Payload.int8)
+            case .bytes: out.append((entry, payload))
+            }
+        }
+        return (out, shapes)
     }
 
     /// The tensors of the compressed model, in forward order.
@@ -227,18 +264,19 @@ public enum CheckpointCompressor {
     /// Writes the checkpoint files; `trainer.json` last, so a checkpoint
     /// interrupted midway fails verification instead of loading half-written.
     static func write(_ tensors: [(SafetensorsEntry, Payload)], to directory: URL, source: LoadedCheckpoint,
-                      record: CompressionRecord) throws {
+                      record: CompressionRecord, sparseShapes: [String: [Int]] = [:]) throws {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let statePath = directory.appendingPathComponent(CheckpointStore.stateFile).path
         try? FileManager.default.removeItem(atPath: statePath)
         let modelPath = directory.appendingPathComponent(CheckpointStore.modelFile).path
-        let writer = try SafetensorsWriter(
-            path: modelPath, entries: tensors.map(\.0),
-            metadata: ["producer": "swift-ddp", "step": "\(source.state.step)", "compression": record.json()])
+        var metadata = ["producer": "swift-ddp", "step": "\(source.state.step)", "compression": record.json()]
+        if !sparseShapes.isEmpty { metadata[SparseTensorLayout.metadataKey] = SparseTensorLayout.metadata(sparseShapes) }
+        let writer = try SafetensorsWriter(path: modelPath, entries: tensors.map(\.0), metadata: metadata)
         for (_, payload) in tensors {
             switch payload {
             case .floats(let values): try writer.append(values)
             case .int8(let values): try writer.append(values)
+            case .bytes(let values): try writer.append(values)
             }
         }
         var state = source.state
@@ -260,12 +298,14 @@ public enum CheckpointCompressor {
 
     /// Parameters, size, evaluation and latency of a loaded checkpoint.
     static func measure(_ loaded: LoadedCheckpoint, on split: Dataset, runs: Int) throws -> ModelMeasurement {
-        let file = try SafetensorsFile(path: loaded.directory.appendingPathComponent(CheckpointStore.modelFile).path, dtypes: [.f32, .i8])
+        let file = try SafetensorsFile(path: loaded.directory.appendingPathComponent(CheckpointStore.modelFile).path,
+                                       dtypes: [.f32, .i8, .u8])
         var nonzero = 0
-        for (name, item) in file.tensors where !name.hasSuffix(".scale") {
-            switch item.dtype {
+        for name in file.denseNames where !name.hasSuffix(".scale") {
+            switch try file.entry(name).dtype {
             case .f32: nonzero += try file.floats(name).reduce(0) { $0 + ($1 != 0 ? 1 : 0) }
             case .i8: nonzero += try file.int8s(name).reduce(0) { $0 + ($1 != 0 ? 1 : 0) }
+            case .u8: break
             }
         }
         let model = loaded.model

@@ -37,6 +37,7 @@ public struct LoadedCheckpoint {
 /// | `NAME` F32                                      | dense (or pruned) weights     |
 /// | `NAME` I8 + `NAME.scale` F32 `[rows]`           | int8, per output channel      |
 /// | `NAME.u` `[out, r]` + `NAME.v` `[r, in]`        | low rank, `W ≈ u · v`         |
+/// | `NAME.values` + `NAME.mask` U8                  | sparse (``SparseTensorLayout``), read as the dense tensor |
 ///
 /// and `.u`/`.v` may each be I8 with their own `.scale`. MLPs and CNNs become
 /// an ``InferenceNetwork`` (int8 weights stay int8 in memory); a GPT, which
@@ -71,7 +72,7 @@ public enum InferenceCheckpoint {
         let directory = try resolve(path)
         let state = try CheckpointStore.verify(directory)
         let config = try ResolvedConfig.parse(yaml: state.config, source: directory.path + " (its config)")
-        let file = try SafetensorsFile(path: directory.appendingPathComponent(CheckpointStore.modelFile).path, dtypes: [.f32, .i8])
+        let file = try SafetensorsFile(path: directory.appendingPathComponent(CheckpointStore.modelFile).path, dtypes: [.f32, .i8, .u8])
         let model = try buildModel(file, config: config)
         return LoadedCheckpoint(directory: directory, model: model, config: config, state: state,
                                 compression: file.metadata["compression"].flatMap(CompressionRecord.parse),
@@ -84,7 +85,7 @@ public enum InferenceCheckpoint {
         switch config.run.model.architecture {
         case .mlp(_, let activation, _):
             var linears: [(weights: LinearWeights, bias: Tensor?)] = []
-            while file.tensors["layers.\(linears.count).bias"] != nil {
+            while file.contains("layers.\(linears.count).bias") {
                 let i = linears.count
                 linears.append((try linearWeights(file, "layers.\(i).weight"), try dense(file, "layers.\(i).bias")))
             }
@@ -131,7 +132,7 @@ public enum InferenceCheckpoint {
 
     /// A Linear layer's weight in whichever form it was stored.
     private static func linearWeights(_ file: SafetensorsFile, _ name: String) throws -> LinearWeights {
-        if file.tensors[name + ".u"] != nil {
+        if file.contains(name + ".u") {
             let u = try matrix(file, name + ".u"), v = try matrix(file, name + ".v")
             guard u.shape[1] == v.shape[0] else {
                 throw InferenceError.unrecognizedModel(path: file.path, reason: "\(name).u \(u.shape) and \(name).v \(v.shape) do not chain")
@@ -156,6 +157,8 @@ public enum InferenceCheckpoint {
                 throw InferenceError.unrecognizedModel(path: file.path, reason: "\(name).scale has \(scales.count) values for \(entry.shape[0]) rows")
             }
             return .int8(QuantizedMatrix(rows: entry.shape[0], columns: entry.shape[1], values: try file.int8s(name), scales: scales))
+        case .u8:
+            throw InferenceError.unrecognizedModel(path: file.path, reason: "\(name) is U8; weights are F32 or I8")
         }
     }
 
