@@ -1,0 +1,72 @@
+/// The element types of ONNX tensors this exporter writes, numbered as
+/// `TensorProto.DataType` in onnx.proto.
+public enum ONNXElementType: Int, Sendable {
+    case float = 1
+    case int64 = 7
+    case bool = 9
+
+    /// The type as numpy and onnxruntime spell it.
+    public var name: String {
+        switch self {
+        case .float: return "float"
+        case .int64: return "int64"
+        case .bool: return "bool"
+        }
+    }
+}
+
+/// An ONNX `TensorProto`: a named constant (an initializer) with its
+/// dimensions and its values as little-endian `raw_data`.
+public struct ONNXTensor: Sendable {
+    /// The value name nodes refer to it by.
+    public var name: String
+    /// The dimensions; empty for a scalar.
+    public var shape: [Int]
+    /// The element type.
+    public var elementType: ONNXElementType
+    /// The values, little-endian, in row-major order.
+    public var rawData: [UInt8]
+
+    /// A Float32 tensor.
+    public init(name: String, shape: [Int], floats: [Float]) {
+        precondition(floats.count == shape.reduce(1, *), "ONNXTensor \(name): \(floats.count) values for shape \(shape)")
+        self.name = name
+        self.shape = shape
+        elementType = .float
+        rawData = []
+        rawData.reserveCapacity(4 * floats.count)
+        for value in floats {
+            withUnsafeBytes(of: value.bitPattern.littleEndian) { rawData.append(contentsOf: $0) }
+        }
+    }
+
+    /// An Int64 tensor.
+    public init(name: String, shape: [Int], int64s: [Int]) {
+        precondition(int64s.count == shape.reduce(1, *), "ONNXTensor \(name): \(int64s.count) values for shape \(shape)")
+        self.name = name
+        self.shape = shape
+        elementType = .int64
+        rawData = []
+        rawData.reserveCapacity(8 * int64s.count)
+        for value in int64s {
+            withUnsafeBytes(of: Int64(value).littleEndian) { rawData.append(contentsOf: $0) }
+        }
+    }
+
+    /// A Boolean tensor, one byte per element.
+    public init(name: String, shape: [Int], bools: [Bool]) {
+        precondition(bools.count == shape.reduce(1, *), "ONNXTensor \(name): \(bools.count) values for shape \(shape)")
+        self.name = name
+        self.shape = shape
+        elementType = .bool
+        rawData = bools.map { $0 ? 1 : 0 }
+    }
+
+    /// Encodes the `TensorProto` fields: dims (1), data_type (2), name (8), raw_data (9).
+    func encode(into writer: inout ProtobufWriter) {
+        for dimension in shape { writer.appendInt(1, dimension) }
+        writer.appendInt(2, elementType.rawValue)
+        writer.appendString(8, name)
+        writer.appendBytes(9, rawData)
+    }
+}
