@@ -33,11 +33,7 @@ public struct ONNXTensor: Sendable {
         self.name = name
         self.shape = shape
         elementType = .float
-        rawData = []
-        rawData.reserveCapacity(4 * floats.count)
-        for value in floats {
-            withUnsafeBytes(of: value.bitPattern.littleEndian) { rawData.append(contentsOf: $0) }
-        }
+        rawData = Self.littleEndianBytes(floats.map(\.bitPattern))
     }
 
     /// An Int64 tensor.
@@ -46,11 +42,7 @@ public struct ONNXTensor: Sendable {
         self.name = name
         self.shape = shape
         elementType = .int64
-        rawData = []
-        rawData.reserveCapacity(8 * int64s.count)
-        for value in int64s {
-            withUnsafeBytes(of: Int64(value).littleEndian) { rawData.append(contentsOf: $0) }
-        }
+        rawData = Self.littleEndianBytes(int64s.map { Int64($0) })
     }
 
     /// A Boolean tensor, one byte per element.
@@ -60,6 +52,16 @@ public struct ONNXTensor: Sendable {
         self.shape = shape
         elementType = .bool
         rawData = bools.map { $0 ? 1 : 0 }
+    }
+
+    /// The values' bytes in little-endian order: one copy on a little-endian
+    /// host (every platform Swift on Linux runs on), a swap per value elsewhere.
+    private static func littleEndianBytes<T: FixedWidthInteger>(_ values: [T]) -> [UInt8] {
+        #if _endian(little)
+        return values.withUnsafeBytes { Array($0) }
+        #else
+        return values.map(\.littleEndian).withUnsafeBytes { Array($0) }
+        #endif
     }
 
     /// Encodes the `TensorProto` fields: dims (1), data_type (2), name (8), raw_data (9).

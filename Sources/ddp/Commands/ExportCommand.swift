@@ -11,10 +11,10 @@ struct ExportCommand: ParsableCommand {
         abstract: "Write a checkpoint's model as an ONNX file (opset \(ONNXModel.opsetVersion)).",
         discussion: """
             ddp export --checkpoint runs/mnist-mlp --format onnx --out mnist-mlp.onnx
-            The graph includes the checkpoint's input preprocessing, so it takes raw values as `ddp predict` does:
-              MLP, CNN: input float [batch, ...sample shape] -> logits [batch, classes] (and probabilities)
-              GPT:      input_ids int64 [batch, sequence <= context] -> logits float [batch, sequence, vocab]
-            Compressed checkpoints export with int8 weights dequantized to float32 and low-rank layers as two products.
+            The graph holds the checkpoint's preprocessing: it takes raw values as
+            `ddp predict` does. MLP, CNN: input [batch, ...sample] -> logits and
+            probabilities. GPT: input_ids int64 [batch, sequence] -> logits.
+            int8 weights are written dequantized, low-rank layers as two products.
             """
     )
 
