@@ -45,17 +45,22 @@ final class ONNXExportTests: InferenceTestCase {
         try assertExportMatches(checkpoint: run.path, name: "mlp")
     }
 
-    /// The same MLP after `ddp compress`: int8 weights and low-rank layers export as Float32.
+    /// An MLP with tanh trained as a regressor (no `probabilities` output), after
+    /// `ddp compress`: int8 weights and low-rank layers export as Float32.
     func testCompressedMLPExportMatchesTheProjectsLogitsInONNXRuntime() throws {
         try requireONNXRuntime()
-        let run = try trainRun(Self.classifierConfig, name: "plain")
+        let config = Self.classifierConfig.replacingOccurrences(of: "hidden: [32]", with: "hidden: [32]\n  activation: tanh\n  loss: mse")
+        let run = try trainRun(config, name: "plain")
         let compressed = scratch.appendingPathComponent("compressed").path
         let result = try ddp(["compress", "--checkpoint", run.path, "--out", compressed,
                               "--quantize", "int8", "--low-rank-rank", "4", "--latency-runs", "1"], timeout: 180)
         XCTAssertEqual(result.exitCode, 0, "\(result)")
-        let session = try InferenceSession(path: compressed)
-        XCTAssertNotNil(session.checkpoint.compression)
-        try assertExportMatches(checkpoint: compressed, name: "compressed")
+        let record = try XCTUnwrap(try InferenceSession(path: compressed).checkpoint.compression)
+        XCTAssertEqual(record.quantization, "int8")
+        XCTAssertEqual(record.factorized.count, 1, "\(record)")  // layers.0, 12 → 32; layers.1 (32 → 4) is not worth it at rank 4
+        let report = try assertExportMatches(checkpoint: compressed, name: "compressed")
+        // Two Linear layers, one of them factored: three products.
+        XCTAssertEqual((report["ops"] as? [String])?.filter { $0 == "Gemm" }.count, 3, "\(report)")
     }
 
     /// LeNet on MNIST: pixels 0...255 in, scaled inside the graph.
@@ -144,7 +149,8 @@ final class ONNXExportTests: InferenceTestCase {
     /// Exports `checkpoint` with `ddp export`, computes the project's logits
     /// for raw inputs in-process, and has Python's onnx and onnxruntime check
     /// the file and compare.
-    private func assertExportMatches(checkpoint: String, name: String) throws {
+    @discardableResult
+    private func assertExportMatches(checkpoint: String, name: String) throws -> [String: Any] {
         let model = scratch.appendingPathComponent("\(name).onnx").path
         let export = try ddp(["export", "--checkpoint", checkpoint, "--format", "onnx", "--out", model])
         XCTAssertEqual(export.exitCode, 0, "\(export)")
@@ -193,12 +199,14 @@ final class ONNXExportTests: InferenceTestCase {
         XCTAssertEqual(report["ir_version"] as? Int, 8)
         let isGPT = session.languageModel != nil
         XCTAssertEqual(report["inputs"] as? [String], [isGPT ? "input_ids" : "input"])
-        XCTAssertEqual(report["outputs"] as? [String], isGPT ? ["logits"] : ["logits", "probabilities"])
+        let hasProbabilities = !isGPT && session.checkpoint.loss == .crossEntropy
+        XCTAssertEqual(report["outputs"] as? [String], hasProbabilities ? ["logits", "probabilities"] : ["logits"])
         XCTAssertEqual((report["batch_dim"] as? String), "batch")
         let errors = try XCTUnwrap(report["errors"] as? [Double])
         XCTAssertEqual(errors.count, cases.count)
         for error in errors { XCTAssertLessThanOrEqual(error, Self.tolerance, "\(name): \(report)") }
         print("\(name): onnxruntime against the project's logits, largest relative difference per case: \(errors)")
+        return report
     }
 
     /// Loads the model, runs the full checker, runs every case in
@@ -227,7 +235,8 @@ final class ONNXExportTests: InferenceTestCase {
                 assert np.allclose(got[1], shifted / shifted.sum(axis=-1, keepdims=True), rtol=1e-4, atol=1e-6)
         dims = model.graph.input[0].type.tensor_type.shape.dim
         print(json.dumps({"opset": model.opset_import[0].version, "ir_version": model.ir_version,
-                          "inputs": inputs, "outputs": outputs, "batch_dim": dims[0].dim_param, "errors": errors}))
+                          "inputs": inputs, "outputs": outputs, "batch_dim": dims[0].dim_param, "errors": errors,
+                          "ops": [node.op_type for node in model.graph.node]}))
         sys.exit(0 if max(errors) <= tolerance else 1)
         """
 
