@@ -89,6 +89,31 @@ final class ONNXExportTests: InferenceTestCase {
             """
         let run = try trainRun(config, name: "cnn")
         try assertExportMatches(checkpoint: run.path, name: "cnn")
+
+        // And end to end: `ddp predict` on MNIST's test file, onnxruntime on the same images.
+        let images = data + "/mnist/t10k-images-idx3-ubyte"
+        let predict = try ddp(["predict", "--checkpoint", run.path, "--input", images, "--limit", "4", "--top-k", "10", "--json"])
+        XCTAssertEqual(predict.exitCode, 0, "\(predict)")
+        let predictions = try XCTUnwrap(try jsonOutput(predict)["predictions"] as? [[[String: Any]]])
+        let script = """
+            import json, sys
+            import numpy as np, onnxruntime
+            images = np.fromfile(sys.argv[2], np.uint8, offset=16).reshape(-1, 1, 28, 28)[:4].astype(np.float32)
+            session = onnxruntime.InferenceSession(sys.argv[1], providers=["CPUExecutionProvider"])
+            print(json.dumps(session.run(["probabilities"], {"input": images})[0].tolist()))
+            """
+        let result = try MPIRun.runProcess(executable: URL(fileURLWithPath: "/usr/bin/env"),
+                                           arguments: ["python3", "-c", script, scratch.path + "/cnn.onnx", images], timeout: 120)
+        XCTAssertEqual(result.exitCode, 0, "\(result)")
+        let runtime = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [[Double]])
+        XCTAssertEqual(runtime.count, predictions.count)
+        for (image, (ours, theirs)) in zip(predictions, runtime).enumerated() {
+            XCTAssertEqual(ours.count, 10)
+            for entry in ours {
+                let label = try XCTUnwrap(entry["label"] as? Int), probability = try XCTUnwrap(entry["probability"] as? Double)
+                XCTAssertEqual(theirs[label], probability, accuracy: 1e-5, "image \(image), class \(label)")
+            }
+        }
     }
 
     /// A two-layer GPT: full-context and shorter sequences, two batch sizes.
