@@ -11,6 +11,7 @@ import NeuralNet
 /// (`[batch, time, 3, heads, headSize]`), scales the scores by
 /// `1 / sqrt(headSize)` and masks the future to `-inf` before the softmax.
 enum GPTExport {
+    /// The graph of `gpt` with its current weights.
     static func graph(_ gpt: GPT) -> ONNXGraph {
         let configuration = gpt.configuration
         let (width, heads) = (configuration.width, configuration.heads)

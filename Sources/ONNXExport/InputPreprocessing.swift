@@ -3,7 +3,7 @@ import DataPipeline
 extension ONNXGraphBuilder {
     /// The checkpoint's value preprocessing as graph nodes, so that the
     /// exported model takes raw inputs as `ddp predict` does (pixels 0...255,
-    /// unscaled features), computed the way ``InferenceSession/preprocess(_:rows:)``
+    /// unscaled features), computed the way `InferenceSession.preprocess(_:rows:)`
     /// computes it: a scale is one product, a single-value standardization
     /// `(x - mean) · (1 / std)`, a per-element one `(x - mean) / std`.
     ///

@@ -1,12 +1,18 @@
 /// An ONNX computation graph (`GraphProto`): nodes in topological order,
 /// their constant inputs (initializers), and the graph's inputs and outputs.
 public struct ONNXGraph: Sendable {
+    /// The graph's name, shown by model viewers.
     public var name: String
+    /// The operators, each after the nodes that compute its inputs.
     public var nodes: [ONNXNode]
+    /// The constants: weights, statistics, shapes.
     public var initializers: [ONNXTensor]
+    /// What a caller feeds.
     public var inputs: [ONNXValueInfo]
+    /// What a caller gets back.
     public var outputs: [ONNXValueInfo]
 
+    /// A graph of `nodes` over `initializers`, from `inputs` to `outputs`.
     public init(name: String, nodes: [ONNXNode], initializers: [ONNXTensor],
                 inputs: [ONNXValueInfo], outputs: [ONNXValueInfo]) {
         (self.name, self.nodes, self.initializers, self.inputs, self.outputs) = (name, nodes, initializers, inputs, outputs)
@@ -25,13 +31,14 @@ public struct ONNXGraph: Sendable {
 /// An ONNX model file (`ModelProto`): one graph against one version of the
 /// default operator set.
 public struct ONNXModel: Sendable {
-    /// The IR version the file follows: 8, the one of ONNX 1.10 to 1.12,
-    /// which every runtime that knows opset 17 reads.
+    /// The IR version the file follows: 8, the IR of ONNX 1.12, the release
+    /// that brought opset 17, so any runtime that reads opset 17 reads it.
     public static let irVersion = 8
     /// The `ai.onnx` operator set the graphs are written against: 17, the
     /// first with `LayerNormalization`.
     public static let opsetVersion = 17
 
+    /// The computation.
     public var graph: ONNXGraph
     /// What wrote the file, e.g. `swift-ddp`.
     public var producerName: String
@@ -40,6 +47,7 @@ public struct ONNXModel: Sendable {
     /// Key-value metadata (`metadata_props`), e.g. the checkpoint's step.
     public var metadata: [(key: String, value: String)]
 
+    /// A model of `graph` with its description.
     public init(graph: ONNXGraph, producerName: String = "swift-ddp", docString: String = "",
                 metadata: [(key: String, value: String)] = []) {
         (self.graph, self.producerName, self.docString, self.metadata) = (graph, producerName, docString, metadata)

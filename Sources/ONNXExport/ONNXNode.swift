@@ -6,12 +6,14 @@ public struct ONNXAttribute: Sendable {
         case float(Float)
         case int(Int)
         case ints([Int])
-        case tensor(ONNXTensor)
     }
 
+    /// The attribute's name in the operator's definition, e.g. `transB`.
     public var name: String
+    /// Its value.
     public var value: Value
 
+    /// The attribute `name` with `value`.
     public init(_ name: String, _ value: Value) {
         self.name = name
         self.value = value
@@ -24,8 +26,8 @@ public struct ONNXAttribute: Sendable {
     /// An `INTS` attribute.
     public static func ints(_ name: String, _ values: [Int]) -> ONNXAttribute { ONNXAttribute(name, .ints(values)) }
 
-    /// Encodes name (1), the value (f 2, i 3, t 5, ints 8) and type (20):
-    /// FLOAT 1, INT 2, TENSOR 4, INTS 7.
+    /// Encodes name (1), the value (f 2, i 3, ints 8) and type (20):
+    /// FLOAT 1, INT 2, INTS 7.
     func encode(into writer: inout ProtobufWriter) {
         writer.appendString(1, name)
         switch value {
@@ -35,9 +37,6 @@ public struct ONNXAttribute: Sendable {
         case .int(let i):
             writer.appendInt(3, i)
             writer.appendInt(20, 2)
-        case .tensor(let t):
-            writer.appendMessage(5) { t.encode(into: &$0) }
-            writer.appendInt(20, 4)
         case .ints(let values):
             for i in values { writer.appendInt(8, i) }
             writer.appendInt(20, 7)
@@ -56,8 +55,10 @@ public struct ONNXNode: Sendable {
     public var outputs: [String]
     /// A name unique in the graph, for diagnostics.
     public var name: String
+    /// The operator's attributes, e.g. `axis`.
     public var attributes: [ONNXAttribute]
 
+    /// A node applying `opType` to `inputs`.
     public init(_ opType: String, inputs: [String], outputs: [String], name: String, attributes: [ONNXAttribute] = []) {
         (self.opType, self.inputs, self.outputs, self.name, self.attributes) = (opType, inputs, outputs, name, attributes)
     }

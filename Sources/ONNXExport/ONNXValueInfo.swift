@@ -7,10 +7,14 @@ public enum ONNXDimension: Sendable, Equatable {
 
 /// A graph input or output (`ValueInfoProto`): its name and tensor type.
 public struct ONNXValueInfo: Sendable {
+    /// The value's name, what a runtime's caller passes or asks for.
     public var name: String
+    /// The tensor's element type.
     public var elementType: ONNXElementType
+    /// The tensor's dimensions.
     public var shape: [ONNXDimension]
 
+    /// A tensor value `name` of `elementType` and `shape`.
     public init(name: String, elementType: ONNXElementType, shape: [ONNXDimension]) {
         (self.name, self.elementType, self.shape) = (name, elementType, shape)
     }
