@@ -116,7 +116,9 @@ final class ONNXExportTests: InferenceTestCase {
         }
     }
 
-    /// A two-layer GPT: full-context and shorter sequences, two batch sizes.
+    /// A two-layer GPT: full-context and shorter sequences, two batch sizes. The
+    /// context is longer than the project's attention block (64 query rows),
+    /// so its blocked kernel is checked across a block boundary.
     func testGPTExportMatchesTheProjectsLogitsInONNXRuntime() throws {
         try requireONNXRuntime()
         let config = """
@@ -125,10 +127,10 @@ final class ONNXExportTests: InferenceTestCase {
               layers: 2
               heads: 2
               width: 16
-              context: 8
+              context: 80
             data:
               dataset: synthetic_text
-              samples: 96
+              samples: 400
               vocabulary: 11
             training:
               batch_size: 4
