@@ -16,6 +16,11 @@ if command -v python3 >/dev/null && ! python3 -c "import safetensors.numpy, nump
     python3 -m pip install --quiet safetensors numpy \
         || echo "test: pip install safetensors numpy failed; the Python checkpoint test will be skipped" >&2
 fi
+# The protocol tests drive `ddp serve` with the official clients: OpenAI's and Triton's.
+if command -v python3 >/dev/null && ! python3 -c "import openai, tritonclient.http" 2>/dev/null; then
+    python3 -m pip install --quiet openai "tritonclient[http]" numpy \
+        || echo "test: pip install openai tritonclient failed; the protocol client tests will fail" >&2
+fi
 # The ONNX export tests check the exported models with onnx's checker and run them in onnxruntime.
 if command -v python3 >/dev/null && ! python3 -c "import onnx, onnxruntime, numpy" 2>/dev/null; then
     python3 -m pip install --quiet onnx onnxruntime numpy \

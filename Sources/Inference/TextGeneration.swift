@@ -26,25 +26,42 @@ extension InferenceSession {
     ///   - seed: Fixes the draws.
     /// - Throws: ``InferenceError`` for a classifier, an empty prompt, a
     ///   character outside the vocabulary, or bad numbers.
-    public func generate(prompt: String, count: Int, temperature: Double, topK: Int?, seed: UInt64) throws -> GeneratedText {
+    public func generate(prompt: String, count: Int, temperature: Double, topK: Int?, seed: UInt64,
+                         cached: Bool = true) throws -> GeneratedText {
+        let completion = try complete(CompletionRequest(prompt: prompt, maxTokens: count, temperature: temperature, topK: topK,
+                                                        seed: seed, cached: cached))
+        return GeneratedText(prompt: prompt, text: completion.text, tokens: completion.tokens)
+    }
+
+    /// The language model and the prompt's token ids, once the request's numbers are checked.
+    func prepare(_ request: CompletionRequest) throws -> (GPT, [Int], TokenSampling) {
         guard let gpt = languageModel, case .languageModel(let vocabularySize, _) = task else {
             throw InferenceError.unsupported("\(directory.path): the model is a classifier; it cannot generate text")
         }
-        guard !prompt.isEmpty else { throw InferenceError.invalidInput(source: "prompt", reason: "the prompt is empty") }
-        guard count >= 0 && count <= 100_000 else {
-            throw InferenceError.invalidInput(source: "tokens", reason: "\(count) is not in 0...100000")
+        guard !request.prompt.isEmpty else { throw InferenceError.invalidInput(source: "prompt", reason: "the prompt is empty") }
+        guard request.maxTokens >= 0 && request.maxTokens <= 100_000 else {
+            throw InferenceError.invalidInput(source: "tokens", reason: "\(request.maxTokens) is not in 0...100000")
         }
+        let temperature = request.temperature
         guard temperature.isFinite && temperature >= 0 && temperature <= 100 else {
             throw InferenceError.invalidInput(source: "temperature", reason: "\(temperature) is not in 0...100")
         }
-        if let topK, topK < 1 { throw InferenceError.invalidInput(source: "top-k", reason: "\(topK) must be at least 1") }
-        let ids = try encode(prompt, vocabularySize: vocabularySize)
-        let generated = gpt.generate(prompt: ids, count: count, temperature: Float(temperature), topK: topK, seed: seed)
-        let text = tokenizer.map { $0.decode(generated.map { Int32($0) }) } ?? generated.map(String.init).joined(separator: " ")
-        return GeneratedText(prompt: prompt, text: text, tokens: generated)
+        if let topK = request.topK, topK < 1 {
+            throw InferenceError.invalidInput(source: "top-k", reason: "\(topK) must be at least 1")
+        }
+        guard request.topP.isFinite && request.topP > 0 && request.topP <= 1 else {
+            throw InferenceError.invalidInput(source: "top-p", reason: "\(request.topP) is not in (0, 1]")
+        }
+        let ids = try encode(request.prompt, vocabularySize: vocabularySize)
+        return (gpt, ids, TokenSampling(temperature: Float(temperature), topK: request.topK, topP: Float(request.topP)))
     }
 
-    private func encode(_ prompt: String, vocabularySize: Int) throws -> [Int] {
+    /// The text of generated token ids: the tokenizer's, or the ids themselves for a model without one.
+    func text(of tokens: [Int]) -> String {
+        tokenizer.map { $0.decode(tokens.map { Int32($0) }) } ?? tokens.map(String.init).joined(separator: " ")
+    }
+
+    func encode(_ prompt: String, vocabularySize: Int) throws -> [Int] {
         if let tokenizer, vocabulary == nil {
             do {
                 return try tokenizer.encode(prompt, file: "prompt").map(Int.init)

@@ -28,33 +28,44 @@ public struct ServiceOptions: Sendable {
     /// After SIGTERM or SIGINT, how long the requests in flight may take to
     /// finish before the service stops anyway.
     public var drainTimeout: Duration
+    /// The model's name in the OpenAI and Open Inference protocols; `nil`
+    /// names it after its run directory.
+    public var modelName: String?
 
     public init(host: String = "127.0.0.1", port: Int = 8080, maxBatch: Int = 64, batchWindow: Duration = .milliseconds(2),
                 maxBodyBytes: Int = 1 << 20, maxTokens: Int = 1000, idleTimeout: Duration = .seconds(15),
-                maxConnections: Int = 1024, drainTimeout: Duration = .seconds(30)) {
+                maxConnections: Int = 1024, drainTimeout: Duration = .seconds(30), modelName: String? = nil) {
         precondition(maxBatch >= 1, "ServiceOptions: maxBatch must be at least 1")
         precondition(maxBodyBytes >= 1, "ServiceOptions: maxBodyBytes must be at least 1")
         precondition(maxConnections >= 1, "ServiceOptions: maxConnections must be at least 1")
         (self.idleTimeout, self.maxConnections, self.drainTimeout) = (idleTimeout, maxConnections, drainTimeout)
         (self.host, self.port, self.maxBatch, self.batchWindow) = (host, port, maxBatch, batchWindow)
-        (self.maxBodyBytes, self.maxTokens) = (maxBodyBytes, maxTokens)
+        (self.maxBodyBytes, self.maxTokens, self.modelName) = (maxBodyBytes, maxTokens, modelName)
     }
 }
 
 /// A loaded checkpoint served over HTTP:
 /// - `POST /v1/predict`: JSON in, JSON out (classes and probabilities, or text);
 ///   concurrent classification requests are batched into one forward pass;
+/// - OpenAI's `POST /v1/completions` and `GET /v1/models` for language models;
+/// - the Open Inference Protocol (KServe v2) for classifiers: `/v2/health/*`,
+///   `GET /v2/models/{name}`, `POST /v2/models/{name}/infer`;
 /// - `GET /healthz`: whether the service is up, and which model it serves;
 /// - `GET /metrics`: Prometheus text format.
 ///
-/// Every bad request is answered 4xx with a JSON `{"error": "..."}` that
-/// says what is wrong; nothing a client sends can stop the service.
+/// Every bad request is answered 4xx with a body in its protocol's error
+/// shape that says what is wrong; nothing a client sends can stop the service.
 public final class PredictionService: Sendable {
     public let options: ServiceOptions
     public let metrics = ServiceMetrics()
-    private let engine: InferenceEngine
-    private let batcher: RequestBatcher
-    private let parser: PredictRequestParser
+    /// The model's name in the OpenAI and Open Inference protocols.
+    public let modelName: String
+    /// When the service started, in seconds since 1970 (OpenAI's `created`).
+    let started = Int(Date().timeIntervalSince1970)
+    let engine: InferenceEngine
+    let batcher: RequestBatcher
+    let parser: PredictRequestParser
+    let completionParser: OpenAICompletionParser
     private let summary: [String: String]
     private let connections: ConnectionLimit
 
@@ -69,7 +80,10 @@ public final class PredictionService: Sendable {
         batcher = RequestBatcher(engine: engine, metrics: metrics, maxBatch: options.maxBatch, window: options.batchWindow)
         parser = PredictRequestParser(maxBatch: options.maxBatch, maxTokens: options.maxTokens,
                                       sampleShape: checkpoint.sampleShape, classes: checkpoint.classCount)
+        completionParser = OpenAICompletionParser(maxTokens: options.maxTokens)
+        modelName = options.modelName ?? Self.runName(of: checkpoint.directory)
         summary = [
+            "name": modelName,
             "model": checkpoint.config.run.model.kind,
             "dataset": checkpoint.config.run.data.dataset,
             "checkpoint": checkpoint.directory.path,
@@ -97,15 +111,18 @@ public final class PredictionService: Sendable {
             headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: self.metrics.prometheusText())))
         }
-        router.post("/v1/predict") { request, _ in
-            await self.predict(request)
-        }
+        addPredictRoute(to: router)
+        addOpenAIRoutes(to: router)
+        addOpenInferenceRoutes(to: router)
         // A known path asked with the wrong method: 405 naming the right one.
-        for (path, allowed) in [("/v1/predict", "POST"), ("/healthz", "GET"), ("/metrics", "GET")] {
+        let fixed = [("/v1/predict", "POST"), ("/healthz", "GET"), ("/metrics", "GET"), ("/v1/completions", "POST"),
+                     ("/v1/models", "GET"), ("/v2", "GET"), ("/v2/health/ready", "GET"), ("/v2/health/live", "GET"),
+                     ("/v2/models/{model}", "GET"), ("/v2/models/{model}/ready", "GET"), ("/v2/models/{model}/infer", "POST")]
+        for (path, allowed) in fixed {
             for method in [HTTPRequest.Method.get, .post, .put, .delete, .patch] where method.rawValue != allowed {
                 router.on(RouterPath(path), method: method) { request, _ in
                     var response = self.json(.methodNotAllowed,
-                                             ["error": "\(request.method.rawValue) is not allowed on \(path); use \(allowed)"])
+                                             ["error": "\(request.method.rawValue) is not allowed on \(request.uri.path); use \(allowed)"])
                     response.headers[.allow] = allowed
                     return response
                 }
@@ -136,60 +153,47 @@ public final class PredictionService: Sendable {
         try await ServiceGroup(configuration: group).run()
     }
 
-    /// Answers one prediction request; never throws, so every failure gets its own status and message.
-    private func predict(_ request: Request) async -> Response {
+    /// The request's body, or the answer to give when it cannot be had:
+    /// too large (413, from its declared length before reading a byte), or unreadable.
+    func body(of request: Request) async -> Result<Data, BodyProblem> {
         var request = request
-        // A declared length over the limit is refused before reading a byte of it.
         if let declared = request.headers[.contentLength].flatMap({ Int($0) }), declared > options.maxBodyBytes {
-            return json(.contentTooLarge, ["error": "request body of \(declared) bytes exceeds \(options.maxBodyBytes) bytes"])
+            return .failure(BodyProblem(status: .contentTooLarge,
+                                        message: "request body of \(declared) bytes exceeds \(options.maxBodyBytes) bytes"))
         }
-        let body: ByteBuffer
         do {
-            body = try await request.collectBody(upTo: options.maxBodyBytes)
+            return .success(Data(buffer: try await request.collectBody(upTo: options.maxBodyBytes)))
         } catch let error as HTTPResponseError where error.status == .contentTooLarge {
-            return json(.contentTooLarge, ["error": "request body exceeds \(options.maxBodyBytes) bytes"])
+            return .failure(BodyProblem(status: .contentTooLarge, message: "request body exceeds \(options.maxBodyBytes) bytes"))
         } catch {
-            return json(.badRequest, ["error": "could not read the request body"])
-        }
-        let parsed: PredictRequest
-        do {
-            parsed = try parser.parse(Data(buffer: body))
-        } catch let problem as RequestProblem {
-            return json(.badRequest, ["error": problem.message])
-        } catch {
-            return json(.badRequest, ["error": "\(error)"])
-        }
-        do {
-            switch parsed {
-            case let .classify(values, rows, topK):
-                let scores = try await batcher.classify(values: values, rows: rows, topK: topK)
-                let predictions: [[String: Any]] = scores.map { top in
-                    ["label": top[0].label,
-                     "top": top.map { ["label": $0.label, "probability": finite($0.probability)] }]
-                }
-                return json(.ok, ["predictions": predictions])
-            case let .generate(prompt, tokens, temperature, topK, seed):
-                let result = try await engine.run { checkpoint in
-                    try checkpoint.generate(prompt: prompt, count: tokens, temperature: temperature, topK: topK, seed: seed)
-                }
-                return json(.ok, ["prompt": result.prompt, "text": result.text, "tokens": result.tokens])
-            }
-        } catch let error as InferenceError {
-            return json(.badRequest, ["error": error.description])
-        } catch {
-            return json(.internalServerError, ["error": "inference failed: \(error)"])
+            return .failure(BodyProblem(status: .badRequest, message: "could not read the request body"))
         }
     }
 
-    private func finite(_ x: Double) -> Double { x.isFinite ? x : 0 }
+    /// The name of the run a checkpoint belongs to: `runs/NAME/checkpoints/step-…` gives NAME.
+    static func runName(of checkpoint: URL) -> String {
+        let parent = checkpoint.deletingLastPathComponent()
+        let run = parent.lastPathComponent == "checkpoints" ? parent.deletingLastPathComponent() : parent
+        // The name goes into URL paths: anything but letters, digits, '-', '_' and '.' becomes '-'.
+        let name = String(run.lastPathComponent.map { $0.isLetter || $0.isNumber || "-_.".contains($0) ? $0 : "-" })
+        return name.isEmpty || name.allSatisfy({ $0 == "-" || $0 == "." }) ? "model" : name
+    }
 
-    private func json(_ status: HTTPResponse.Status, _ object: [String: Any]) -> Response {
+    func finite(_ x: Double) -> Double { x.isFinite ? x : 0 }
+
+    func json(_ status: HTTPResponse.Status, _ object: [String: Any]) -> Response {
         let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]))
             ?? Data("{\"error\":\"response could not be encoded\"}".utf8)
         var headers = HTTPFields()
         headers[.contentType] = "application/json"
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
+}
+
+/// Why a request body could not be had, and the status that says so.
+struct BodyProblem: Error {
+    let status: HTTPResponse.Status
+    let message: String
 }
 
 /// Gives the router's own errors (a path it does not know) a JSON body like

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Inference
 import DataParallel
 import Foundation
 import MPI
@@ -10,8 +11,8 @@ import Training
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Benchmarks: allreduce bandwidth, sgemm throughput, training steps.",
-        subcommands: [Allreduce.self, Gemm.self, Train.self]
+        abstract: "Benchmarks: allreduce bandwidth, sgemm throughput, training steps, inference.",
+        subcommands: [Allreduce.self, Gemm.self, Train.self, Infer.self]
     )
 
     struct Allreduce: ParsableCommand {
@@ -159,6 +160,58 @@ extension BenchCommand {
                                                               rounds: rounds)
                 }
                 if world.rank == 0 { printJSON(report) }
+            }
+        }
+    }
+
+    struct Infer: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Latency, throughput and generation speed of checkpoints side by side, as JSON.",
+            discussion: """
+                Each batch size is timed on every checkpoint in turn, so all see the same drift of a shared host;
+                the first checkpoint is the reference of the ratios. Language models also generate --tokens tokens
+                after --prompt (greedy), with the key-value cache and without it, in alternating rounds.
+                Example: ddp bench infer --checkpoint runs/mlp --checkpoint runs/mlp-int8 --eval
+                """)
+
+        @Option(name: .long, help: "A checkpoint or run directory (repeatable; the first is the reference).")
+        var checkpoint: [String] = []
+
+        @Option(name: .long, parsing: .upToNextOption, help: "Batch sizes to time.")
+        var batches: [Int] = [1, 16, 256]
+
+        @Option(name: .long, help: "Timed calls per checkpoint at batch 1 (fewer at larger batches, at least 15).")
+        var rounds: Int = 200
+
+        @Option(name: .long, help: "The prompt of the generation measurement.")
+        var prompt: String = "ROMEO:"
+
+        @Option(name: .long, help: "Tokens generated per measurement.")
+        var tokens: Int = 200
+
+        @Flag(name: .long, help: "Also evaluate each checkpoint on its held-out split (needs the data set).")
+        var eval = false
+
+        @Option(name: .customLong("data-dir"), help: "Where the data sets are.")
+        var dataDirectory: String?
+
+        func validate() throws {
+            guard !checkpoint.isEmpty else { throw ValidationError("give at least one --checkpoint") }
+            guard !batches.isEmpty, batches.allSatisfy({ (1...65_536).contains($0) }) else {
+                throw ValidationError("--batches must be sizes in 1...65536")
+            }
+            guard (1...100_000).contains(rounds) else { throw ValidationError("--rounds must be in 1...100000") }
+            guard (1...100_000).contains(tokens) else { throw ValidationError("--tokens must be in 1...100000") }
+            guard !prompt.isEmpty else { throw ValidationError("--prompt must not be empty") }
+        }
+
+        func run() throws {
+            var sessions: [InferenceSession] = []
+            try exitOnUserError {
+                sessions = try checkpoint.map { try InferenceSession(path: $0, dataDirectory: dataDirectory) }
+                let report = try InferenceBenchmark.run(sessions, batches: batches, rounds: rounds, prompt: prompt,
+                                                        newTokens: tokens, evaluate: eval)
+                printJSON(report)
             }
         }
     }

@@ -37,6 +37,9 @@ struct PredictCommand: ParsableCommand {
     @Option(name: .long, help: "Seed of the sampling draws.")
     var seed: UInt64 = 0
 
+    @Flag(name: .customLong("no-cache"), help: "Generate without the key-value cache (the same tokens, each costing a pass over its window).")
+    var noCache = false
+
     @Option(name: .long, help: "List at most this many images of an IDX file.")
     var limit: Int = 20
 
@@ -56,7 +59,8 @@ struct PredictCommand: ParsableCommand {
         try exitOnUserError {
             let model = try InferenceSession(path: checkpoint, dataDirectory: dataDirectory)
             if let prompt {
-                let result = try model.generate(prompt: prompt, count: tokens, temperature: temperature, topK: topK, seed: seed)
+                let result = try model.generate(prompt: prompt, count: tokens, temperature: temperature, topK: topK, seed: seed,
+                                                cached: !noCache)
                 if json {
                     printJSON(["checkpoint": model.directory.path, "prompt": result.prompt, "text": result.text,
                                "tokens": result.tokens])

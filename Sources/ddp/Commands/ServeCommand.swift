@@ -10,11 +10,15 @@ import Training
 struct ServeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
-        abstract: "Serve a checkpoint over HTTP: POST /v1/predict, GET /healthz, GET /metrics.",
+        abstract: "Serve a checkpoint over HTTP: its own JSON, OpenAI completions, the Open Inference Protocol (KServe v2).",
         discussion: """
             Classifier:      curl -s localhost:8080/v1/predict -d '{"inputs": [[784 pixel values 0-255]]}'
                              curl -s localhost:8080/v1/predict -d '{"image": [[28 values], ... 28 rows], "top_k": 3}'
+                             Open Inference Protocol: GET /v2/health/ready, GET /v2/models/NAME,
+                             POST /v2/models/NAME/infer (input "input", outputs "probabilities" and "label")
             Language model:  curl -s localhost:8080/v1/predict -d '{"prompt": "ROMEO:", "tokens": 100, "temperature": 0.8}'
+                             OpenAI: GET /v1/models, POST /v1/completions (stream: true for server-sent events)
+            NAME is --model-name, by default the run directory's name. Also GET /healthz and GET /metrics.
             Concurrent classification requests are batched into one forward pass. A connection silent for
             --idle-timeout seconds is closed, and beyond --max-connections new ones are closed on accept.
             SIGTERM or SIGINT stop accepting connections, finish the requests in flight (for at most
@@ -52,6 +56,9 @@ struct ServeCommand: ParsableCommand {
     @Option(name: .customLong("drain-timeout"), help: "Seconds the requests in flight get to finish after SIGTERM or SIGINT.")
     var drainTimeout: Double = 30
 
+    @Option(name: .customLong("model-name"), help: "The model's name in the OpenAI and Open Inference protocols (default: the run directory's name).")
+    var modelName: String?
+
     @Option(name: .customLong("data-dir"), help: "Where the data sets are (only for checkpoints without recorded preprocessing).")
     var dataDirectory: String?
 
@@ -66,6 +73,11 @@ struct ServeCommand: ParsableCommand {
         guard idleTimeout > 0 && idleTimeout <= 86_400 else { throw ValidationError("--idle-timeout must be in (0, 86400] seconds") }
         guard maxConnections >= 1 else { throw ValidationError("--max-connections must be at least 1") }
         guard drainTimeout >= 0 && drainTimeout <= 86_400 else { throw ValidationError("--drain-timeout must be in [0, 86400] seconds") }
+        if let modelName {
+            guard !modelName.isEmpty, modelName.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }) else {
+                throw ValidationError("--model-name '\(modelName)' must be letters, digits, '-', '_' or '.' (it goes into URL paths)")
+            }
+        }
     }
 
     func run() throws {
@@ -81,7 +93,7 @@ struct ServeCommand: ParsableCommand {
                                      batchWindow: .microseconds(Int64(batchWindowMilliseconds * 1000)),
                                      maxBodyBytes: maxBodyBytes, maxTokens: maxTokens,
                                      idleTimeout: .milliseconds(Int64(idleTimeout * 1000)), maxConnections: maxConnections,
-                                     drainTimeout: .milliseconds(Int64(drainTimeout * 1000)))
+                                     drainTimeout: .milliseconds(Int64(drainTimeout * 1000)), modelName: modelName)
         let service = PredictionService(checkpoint: model, options: options)
         let what = model.classCount > 0 ? "\(model.classCount)-class classifier, input \(model.sampleShape)" : "language model"
         var logger = Logger(label: "ddp.serve")
@@ -94,7 +106,7 @@ struct ServeCommand: ParsableCommand {
         Task {
             do {
                 try await service.run(logger: logger) { address in
-                    print("ddp: serving \(model.directory.path) (step \(model.state.step), \(what)) on http://\(address)")
+                    print("ddp: serving \(model.directory.path) (step \(model.state.step), \(what)) as '\(service.modelName)' on http://\(address)")
                     fflush(stdout)
                 }
             } catch {

@@ -8,12 +8,6 @@ enum PredictRequest: Equatable {
     case generate(prompt: String, tokens: Int, temperature: Double, topK: Int?, seed: UInt64)
 }
 
-/// Why a request body was refused; the message goes back to the client as is.
-struct RequestProblem: Error, Equatable {
-    let message: String
-    init(_ message: String) { self.message = message }
-}
-
 /// Checks of `POST /v1/predict` bodies: every way a body can be wrong gets
 /// a message saying which field and why, never a crash.
 struct PredictRequestParser {
@@ -32,20 +26,13 @@ struct PredictRequestParser {
     var sampleSize: Int { sampleShape.reduce(1, *) }
 
     func parse(_ body: Data) throws -> PredictRequest {
-        guard !body.isEmpty else { throw RequestProblem("empty body: send a JSON object") }
-        let parsed: Any
-        do {
-            parsed = try JSONSerialization.jsonObject(with: body, options: [.fragmentsAllowed])
-        } catch {
-            throw RequestProblem("body is not valid JSON")
-        }
-        guard let object = parsed as? [String: Any] else { throw RequestProblem("body must be a JSON object") }
-        return classes > 0 ? try parseClassification(object) : try parseGeneration(object)
+        let fields = try JSONFields(body: body)
+        return classes > 0 ? try parseClassification(fields) : try parseGeneration(fields)
     }
 
-    private func parseClassification(_ object: [String: Any]) throws -> PredictRequest {
-        try rejectUnknownKeys(object, allowed: ["inputs", "image", "top_k"])
-        let topK = try optionalInt(object, "top_k", in: 1...classes) ?? min(3, classes)
+    private func parseClassification(_ object: JSONFields) throws -> PredictRequest {
+        try object.rejectUnknownKeys(allowed: ["inputs", "image", "top_k"])
+        let topK = try object.integer("top_k", in: 1...classes) ?? min(3, classes)
         switch (object["inputs"], object["image"]) {
         case (nil, nil):
             throw RequestProblem("give \"inputs\" (a list of samples of \(sampleSize) numbers) or \"image\" (\(imageDescription))")
@@ -89,15 +76,15 @@ struct PredictRequestParser {
         }
     }
 
-    private func parseGeneration(_ object: [String: Any]) throws -> PredictRequest {
-        try rejectUnknownKeys(object, allowed: ["prompt", "tokens", "temperature", "top_k", "seed"])
+    private func parseGeneration(_ object: JSONFields) throws -> PredictRequest {
+        try object.rejectUnknownKeys(allowed: ["prompt", "tokens", "temperature", "top_k", "seed"])
         guard let field = object["prompt"] else { throw RequestProblem("give \"prompt\": the text to continue") }
         guard let prompt = field as? String else { throw RequestProblem("\"prompt\" must be a string") }
         guard !prompt.isEmpty else { throw RequestProblem("\"prompt\" is empty") }
-        let tokens = try optionalInt(object, "tokens", in: 0...maxTokens) ?? min(100, maxTokens)
-        let temperature = try optionalNumber(object, "temperature", in: 0...100) ?? 0.8
-        let topK = try optionalInt(object, "top_k", in: 1...Int(Int32.max))
-        let seed = try optionalInt(object, "seed", in: 0...Int.max) ?? 0
+        let tokens = try object.integer("tokens", in: 0...maxTokens) ?? min(100, maxTokens)
+        let temperature = try object.number("temperature", in: 0...100) ?? 0.8
+        let topK = try object.integer("top_k", in: 1...Int(Int32.max))
+        let seed = try object.integer("seed", in: 0...Int.max) ?? 0
         return .generate(prompt: prompt, tokens: tokens, temperature: temperature, topK: topK, seed: UInt64(seed))
     }
 
@@ -105,42 +92,11 @@ struct PredictRequestParser {
         sampleShape.count == 3 ? "\(sampleShape[1]) rows of \(sampleShape[2]) pixel values" : "not accepted by this model"
     }
 
-    private func rejectUnknownKeys(_ object: [String: Any], allowed: Set<String>) throws {
-        if let unknown = object.keys.filter({ !allowed.contains($0) }).sorted().first {
-            throw RequestProblem("unknown field \"\(unknown)\"; this model accepts " + allowed.sorted().map { "\"\($0)\"" }.joined(separator: ", "))
-        }
-    }
-
-    /// A JSON number (not a bool, which JSONSerialization also hands over as NSNumber).
-    private func number(_ any: Any) -> Double? {
-        // Foundation types JSON booleans as char ("c"); JSON numbers are never chars.
-        guard let n = any as? NSNumber, String(cString: n.objCType) != "c" else { return nil }
-        return n.doubleValue
-    }
-
     private func value(_ any: Any, at path: String) throws -> Float {
-        guard let x = number(any) else { throw RequestProblem("\(path) is not a number") }
+        guard let x = JSONFields.number(any) else { throw RequestProblem("\(path) is not a number") }
         guard x.isFinite && abs(x) <= Self.largestValue else {
             throw RequestProblem("\(path) = \(x) is outside ±\(Int(Self.largestValue))")
         }
         return Float(x)
-    }
-
-    private func optionalNumber(_ object: [String: Any], _ key: String, in range: ClosedRange<Double>) throws -> Double? {
-        guard let field = object[key] else { return nil }
-        guard let x = number(field) else { throw RequestProblem("\"\(key)\" must be a number") }
-        guard range.contains(x) else { throw RequestProblem("\"\(key)\" = \(x) is not in \(range.lowerBound)...\(range.upperBound)") }
-        return x
-    }
-
-    private func optionalInt(_ object: [String: Any], _ key: String, in range: ClosedRange<Int>) throws -> Int? {
-        guard let field = object[key] else { return nil }
-        guard let x = number(field), x == x.rounded(), abs(x) < 9e18 else {
-            throw RequestProblem("\"\(key)\" must be an integer")
-        }
-        guard range.contains(Int(x)) else {
-            throw RequestProblem("\"\(key)\" = \(Int(x)) is not in \(range.lowerBound)...\(range.upperBound)")
-        }
-        return Int(x)
     }
 }
