@@ -20,6 +20,7 @@ let package = Package(
         .library(name: "Inference", targets: ["Inference"]),
         .library(name: "Training", targets: ["Training"]),
         .library(name: "Compression", targets: ["Compression"]),
+        .library(name: "ONNXExport", targets: ["ONNXExport"]),
         .library(name: "Launcher", targets: ["Launcher"]),
         .library(name: "Serving", targets: ["Serving"]),
         .executable(name: "ddp", targets: ["ddp"]),
@@ -119,6 +120,8 @@ let package = Package(
             name: "Compression",
             dependencies: ["Training", "Inference", "RunConfig", "Checkpoint", "MPI", "NeuralNet", "DataPipeline", "TensorCore"]
         ),
+        // `ddp export`: a checkpoint's model as an ONNX file, written with its own protobuf encoder.
+        .target(name: "ONNXExport", dependencies: ["Inference", "Checkpoint", "NeuralNet", "DataPipeline", "TensorCore"]),
 
         // MARK: - Layer 7: the launcher, serving, the command line
 
@@ -144,6 +147,7 @@ let package = Package(
             dependencies: [
                 "Launcher",
                 "Compression",
+                "ONNXExport",
                 "Training",
                 "Inference",
                 "RunLog",
@@ -202,7 +206,7 @@ let package = Package(
         .testTarget(name: "DataParallelTests", dependencies: ["MPI", "NeuralNet", "DataParallel", "MPIRunSupport", "ddp"]),
         .testTarget(
             name: "DDPCommandTests",
-            dependencies: ["TensorCore", "RunConfig", "Checkpoint", "Inference", "MPIRunSupport",
+            dependencies: ["TensorCore", "RunConfig", "Checkpoint", "Inference", "ONNXExport", "MPIRunSupport",
                            "DDPTestSupport", "ddp"]
         ),
     ],

@@ -21,6 +21,11 @@ if command -v python3 >/dev/null && ! python3 -c "import openai, tritonclient.ht
     python3 -m pip install --quiet openai "tritonclient[http]" numpy \
         || echo "test: pip install openai tritonclient failed; the protocol client tests will fail" >&2
 fi
+# The ONNX export tests check the exported models with onnx's checker and run them in onnxruntime.
+if command -v python3 >/dev/null && ! python3 -c "import onnx, onnxruntime, numpy" 2>/dev/null; then
+    python3 -m pip install --quiet onnx onnxruntime numpy \
+        || echo "test: pip install onnx onnxruntime numpy failed; the ONNX export tests will fail" >&2
+fi
 # Every module a target imports is declared in its Package.swift entry, and every declared one is used.
 python3 launch/check-imports.py
 swift build --build-tests

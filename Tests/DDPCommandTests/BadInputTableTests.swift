@@ -132,6 +132,13 @@ final class BadInputTableTests: InferenceTestCase {
                  message: "notes.txt"),
             Case(name: "predict a prompt with a classifier", arguments: ["predict", "--checkpoint", run.path, "--prompt", "hi"], exit: 2,
                  message: "cannot generate text"),
+            // Export.
+            Case(name: "export to an unknown format", arguments: ["export", "--checkpoint", run.path, "--format", "tflite", "--out", s + "/m.onnx"],
+                 exit: 2, message: "tflite"),
+            Case(name: "export of nothing", arguments: ["export", "--checkpoint", s + "/nowhere", "--out", s + "/m.onnx"], exit: 2,
+                 message: "nowhere: not a checkpoint"),
+            Case(name: "export into a missing directory", arguments: ["export", "--checkpoint", run.path, "--out", s + "/no/dir/m.onnx"],
+                 exit: 2, message: "no/dir/m.onnx"),
         ]
         let ddp = try MPIRun.executableURL(named: "ddp")
         for item in cases {

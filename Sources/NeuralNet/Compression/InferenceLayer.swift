@@ -47,6 +47,12 @@ public final class FrozenLayer: InferenceLayer {
     public func forward(_ input: Tensor) -> Tensor {
         layer(input)
     }
+
+    /// The value of one of the layer's parameters by its local name
+    /// (`weight`, `bias`): what an exporter reads to write the layer elsewhere.
+    public func parameter(_ name: String) -> Tensor {
+        store.value(name)
+    }
 }
 
 /// `y = x Wᵀ + b` with a Float32 weight `[outputs, inputs]`.

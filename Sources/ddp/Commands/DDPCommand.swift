@@ -13,5 +13,6 @@ struct DDPCommand: ParsableCommand {
         subcommands: [TrainCommand.self, LaunchCommand.self, PrepareCommand.self, EnvCommand.self, BenchCommand.self, ConfigCommand.self]
             + [PlotCommand.self, CompressCommand.self]
             + [EvalCommand.self, PredictCommand.self, InspectCommand.self, ServeCommand.self]
+            + [ExportCommand.self]
     )
 }
