@@ -14,8 +14,8 @@ import Foundation
 /// An int8 tensor keeps its `NAME.scale` beside them.
 ///
 /// One bit per element plus the nonzeros is smaller than the dense tensor
-/// once more than an eighth of a Float32 tensor (a bit more of an int8 one)
-/// is zero; below that, tensors stay dense.
+/// once more than a thirty-second of a Float32 tensor (an eighth of an int8
+/// one) is zero; below that, tensors stay dense.
 public enum SparseTensorLayout {
     /// The metadata key holding the dense shapes.
     public static let metadataKey = "sparse"

@@ -51,7 +51,7 @@ final class CompressTests: CheckpointTestCase {
     func testPruningHitsTheTargetAndFineTuningKeepsTheMask() throws {
         let (trainer, checkpoint) = try trainedCheckpoint()
         let report = try compress(checkpoint, "pruned", .init(pruneSparsity: 0.6, pruneScope: .layer, finetuneSteps: 4))
-        let file = try SafetensorsFile(path: report.output.appendingPathComponent("model.safetensors").path, dtypes: [.f32, .i8])
+        let file = try SafetensorsFile(path: report.output.appendingPathComponent("model.safetensors").path, dtypes: [.f32, .i8, .u8])
         for p in trainer.model.parameters.parameters {
             let values = try file.floats(p.name)
             let zeros = values.filter { $0 == 0 }.count
@@ -63,9 +63,20 @@ final class CompressTests: CheckpointTestCase {
         }
         XCTAssertEqual(report.record.pruning?.finetuneSteps, 4)
         XCTAssertEqual(report.record.pruning?.achieved ?? 0, 0.6, accuracy: 1e-3)
-        // Pruned weights stay dense Float32 on disk: only the header grows, by the compression record.
+        // Pruned matrices go sparse on disk: their nonzeros and one bit per weight.
         XCTAssertEqual(report.after.parameters, report.before.parameters)
-        XCTAssertLessThan(abs(report.after.bytes - report.before.bytes), 1024)
+        let weights = trainer.model.parameters.parameters.filter { $0.name.hasSuffix(".weight") }
+        XCTAssertEqual(Set(file.sparse.keys), Set(weights.map(\.name)))
+        for p in weights {
+            let kept = p.count - Int((0.6 * Double(p.count)).rounded())
+            XCTAssertEqual(try file.entry(p.name + ".values").shape, [kept], p.name)
+            XCTAssertEqual(try file.entry(p.name + ".mask"), SafetensorsEntry(name: p.name + ".mask", shape: [(p.count + 7) / 8], dtype: .u8))
+            XCTAssertEqual(try file.entry(p.name), SafetensorsEntry(name: p.name, shape: p.shape, dtype: .f32))
+        }
+        let weightCount = weights.reduce(0) { $0 + $1.count }
+        let saved = weightCount * 4 - (weightCount - Int(0.6 * Double(weightCount))) * 4 - weightCount / 8
+        XCTAssertLessThan(report.after.bytes, report.before.bytes - saved + 1024)
+        XCTAssertLessThan(Double(report.after.bytes), 0.6 * Double(report.before.bytes))
         // It is a checkpoint like any other: checksums verify, the metadata says what was done.
         let state = try CheckpointStore.verify(report.output)
         XCTAssertEqual(state.step, 30)
@@ -111,27 +122,42 @@ final class CompressTests: CheckpointTestCase {
         guard probe?.exitCode == 0 else { throw Prerequisite.missing("python3 with safetensors and numpy is not available") }
         let (_, checkpoint) = try trainedCheckpoint(hidden: "[96]")
         let report = try compress(checkpoint, "small", .init(pruneSparsity: 0.5, quantizeInt8: true))
+        // The sparse layout, read back with numpy as docs and SparseTensorLayout describe it.
         let script = """
-            import json, sys
+            import hashlib, json, sys
+            import numpy as np
             from safetensors import safe_open
             with safe_open(sys.argv[1], framework="numpy") as f:
                 meta = f.metadata()
                 out = {k: [f.get_tensor(k).dtype.name, list(f.get_tensor(k).shape)] for k in f.keys()}
-                q, s = f.get_tensor("layers.0.weight").astype("float32"), f.get_tensor("layers.0.weight.scale")
-                out["zeros"] = int((q == 0).sum())
+                shapes = json.loads(meta["sparse"])
+                for name, shape in shapes.items():
+                    values, mask = f.get_tensor(name + ".values"), f.get_tensor(name + ".mask")
+                    count = int(np.prod(shape))
+                    dense = np.zeros(count, dtype=values.dtype)
+                    dense[np.unpackbits(mask, bitorder="little")[:count] == 1] = values
+                    out["dense:" + name] = [list(shape), hashlib.sha256(dense.reshape(shape).tobytes()).hexdigest(), int((dense == 0).sum())]
             out["compression"] = json.loads(meta["compression"])["quantization"]
             print(json.dumps(out))
             """
+        let path = report.output.appendingPathComponent("model.safetensors").path
         let result = try MPIRun.runProcess(executable: URL(fileURLWithPath: "/usr/bin/env"),
-                                           arguments: ["python3", "-c", script, report.output.appendingPathComponent("model.safetensors").path],
-                                           timeout: 120)
+                                           arguments: ["python3", "-c", script, path], timeout: 120)
         XCTAssertEqual(result.exitCode, 0, "\(result)")
         let seen = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
-        XCTAssertEqual((seen["layers.0.weight"] as? [Any])?.first as? String, "int8")
+        XCTAssertEqual((seen["layers.0.weight.values"] as? [Any])?.first as? String, "int8")
+        XCTAssertEqual((seen["layers.0.weight.mask"] as? [Any])?.first as? String, "uint8")
         XCTAssertEqual((seen["layers.0.weight.scale"] as? [Any])?.first as? String, "float32")
         XCTAssertEqual(seen["compression"] as? String, "int8")
+        // What numpy rebuilt is byte for byte what the loader reads.
+        let file = try SafetensorsFile(path: path, dtypes: [.f32, .i8, .u8])
+        let dense = try file.int8s("layers.0.weight")
+        let rebuilt = try XCTUnwrap(seen["dense:layers.0.weight"] as? [Any])
+        XCTAssertEqual(rebuilt[0] as? [Int], [96, 48])
+        XCTAssertEqual(rebuilt[1] as? String, SHA256.hex(of: dense.map { UInt8(bitPattern: $0) }))
         // Pruned zeros stay zero through symmetric quantization (global scope over both matrices, so at least some).
-        XCTAssertGreaterThan(seen["zeros"] as? Int ?? 0, 96 * 48 / 4)
+        XCTAssertGreaterThan(rebuilt[2] as? Int ?? 0, 96 * 48 / 4)
+        XCTAssertEqual(rebuilt[2] as? Int, dense.filter { $0 == 0 }.count)
     }
 
     func testBadRequestsAreRefusedWithClearErrors() throws {
