@@ -107,7 +107,9 @@ let package = Package(
         // Safetensors reading and writing, SHA-256, the checkpoint store and trainer state.
         .target(name: "Checkpoint", dependencies: ["DataPipeline", "TensorCore"]),
         // metrics.jsonl, TensorBoard event files, SVG plots of a run.
-        .target(name: "RunLog"),
+        // The protobuf wire format, written by hand for TensorBoard events and ONNX models.
+        .target(name: "_ProtobufWire"),
+        .target(name: "RunLog", dependencies: ["_ProtobufWire"]),
         // Loading a checkpoint for use: evaluate, predict, generate, inspect.
         .target(name: "Inference", dependencies: ["RunConfig", "Checkpoint", "NeuralNet", "DataPipeline", "TensorCore"]),
         // The trainer, its run loop, checkpointing and faults: the ranks' side of a job.
@@ -121,7 +123,7 @@ let package = Package(
             dependencies: ["Training", "Inference", "RunConfig", "Checkpoint", "MPI", "NeuralNet", "DataPipeline", "TensorCore"]
         ),
         // `ddp export`: a checkpoint's model as an ONNX file, written with its own protobuf encoder.
-        .target(name: "ONNXExport", dependencies: ["Inference", "Checkpoint", "NeuralNet", "DataPipeline", "TensorCore"]),
+        .target(name: "ONNXExport", dependencies: ["Inference", "Checkpoint", "NeuralNet", "DataPipeline", "TensorCore", "_ProtobufWire"]),
 
         // MARK: - Layer 7: the launcher, serving, the command line
 
@@ -191,7 +193,7 @@ let package = Package(
             dependencies: ["DataPipeline", "DataPreparation", "Checkpoint", "TensorCore", "MPIRunSupport",
                            "DDPTestSupport", "ddp"]
         ),
-        .testTarget(name: "RunLogTests", dependencies: ["RunLog", "MPIRunSupport", "DDPTestSupport", "ddp"]),
+        .testTarget(name: "RunLogTests", dependencies: ["RunLog", "_ProtobufWire", "MPIRunSupport", "DDPTestSupport", "ddp"]),
         .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint", "DataPipeline", "MPIRunSupport", "DDPTestSupport", "ddp"]),
         .testTarget(
             name: "TrainingTests",
@@ -206,7 +208,7 @@ let package = Package(
         .testTarget(name: "DataParallelTests", dependencies: ["MPI", "NeuralNet", "DataParallel", "MPIRunSupport", "ddp"]),
         .testTarget(
             name: "DDPCommandTests",
-            dependencies: ["TensorCore", "RunConfig", "Checkpoint", "Inference", "ONNXExport", "MPIRunSupport",
+            dependencies: ["TensorCore", "RunConfig", "Checkpoint", "Inference", "ONNXExport", "_ProtobufWire", "MPIRunSupport",
                            "DDPTestSupport", "ddp"]
         ),
     ],

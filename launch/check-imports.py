@@ -38,8 +38,9 @@ for target in package["targets"]:
             full = os.path.join(directory, file)
             for line in open(full, encoding="utf-8"):
                 match = re.match(r"\s*(?:@testable\s+|@_implementationOnly\s+)?import\s+(?:struct\s+|class\s+|enum\s+|func\s+)?(\w+)", line)
-                # Lowercase names are Python or shell lines inside a test's string literal.
-                if match and match.group(1)[0].isupper():
+                # Lowercase names are Python or shell lines inside a test's string literal;
+                # underscore-named internal targets (_ProtobufWire) are Swift modules.
+                if match and (match.group(1)[0].isupper() or match.group(1).startswith("_")):
                     imported.setdefault(match.group(1), os.path.relpath(full, root))
     for module, file in sorted(imported.items()):
         if module not in SYSTEM and module not in declared:

@@ -1,3 +1,4 @@
+import _ProtobufWire
 /// An ONNX computation graph (`GraphProto`): nodes in topological order,
 /// their constant inputs (initializers), and the graph's inputs and outputs.
 public struct ONNXGraph: Sendable {
@@ -19,12 +20,12 @@ public struct ONNXGraph: Sendable {
     }
 
     /// Encodes node (1), name (2), initializer (5), input (11), output (12).
-    func encode(into writer: inout ProtobufWriter) {
-        for node in nodes { writer.appendMessage(1) { node.encode(into: &$0) } }
-        writer.appendString(2, name)
-        for tensor in initializers { writer.appendMessage(5) { tensor.encode(into: &$0) } }
-        for input in inputs { writer.appendMessage(11) { input.encode(into: &$0) } }
-        for output in outputs { writer.appendMessage(12) { output.encode(into: &$0) } }
+    func encode(into writer: inout ProtobufEncoder) {
+        for node in nodes { writer.appendMessage(field: 1) { node.encode(into: &$0) } }
+        writer.appendString(field: 2, name)
+        for tensor in initializers { writer.appendMessage(field: 5) { tensor.encode(into: &$0) } }
+        for input in inputs { writer.appendMessage(field: 11) { input.encode(into: &$0) } }
+        for output in outputs { writer.appendMessage(field: 12) { output.encode(into: &$0) } }
     }
 }
 
@@ -57,19 +58,19 @@ public struct ONNXModel: Sendable {
     /// doc_string (6), graph (7), opset_import (8) of domain "" and version
     /// (2), metadata_props (14) of key (1) and value (2).
     public func serialized() -> [UInt8] {
-        var writer = ProtobufWriter()
-        writer.appendInt(1, Self.irVersion)
-        writer.appendString(2, producerName)
-        if !docString.isEmpty { writer.appendString(6, docString) }
-        writer.appendMessage(7) { graph.encode(into: &$0) }
-        writer.appendMessage(8) { opset in
-            opset.appendString(1, "")
-            opset.appendInt(2, Self.opsetVersion)
+        var writer = ProtobufEncoder()
+        writer.appendInt(field: 1, Self.irVersion)
+        writer.appendString(field: 2, producerName)
+        if !docString.isEmpty { writer.appendString(field: 6, docString) }
+        writer.appendMessage(field: 7) { graph.encode(into: &$0) }
+        writer.appendMessage(field: 8) { opset in
+            opset.appendString(field: 1, "")
+            opset.appendInt(field: 2, Self.opsetVersion)
         }
         for entry in metadata {
-            writer.appendMessage(14) { pair in
-                pair.appendString(1, entry.key)
-                pair.appendString(2, entry.value)
+            writer.appendMessage(field: 14) { pair in
+                pair.appendString(field: 1, entry.key)
+                pair.appendString(field: 2, entry.value)
             }
         }
         return writer.bytes

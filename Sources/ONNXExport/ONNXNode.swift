@@ -1,3 +1,4 @@
+import _ProtobufWire
 /// An attribute of an ONNX node (`AttributeProto`), of the kinds the
 /// exported graphs use.
 public struct ONNXAttribute: Sendable {
@@ -28,18 +29,18 @@ public struct ONNXAttribute: Sendable {
 
     /// Encodes name (1), the value (f 2, i 3, ints 8) and type (20):
     /// FLOAT 1, INT 2, INTS 7.
-    func encode(into writer: inout ProtobufWriter) {
-        writer.appendString(1, name)
+    func encode(into writer: inout ProtobufEncoder) {
+        writer.appendString(field: 1, name)
         switch value {
         case .float(let f):
-            writer.appendFloat(2, f)
-            writer.appendInt(20, 1)
+            writer.appendFloat(field: 2, f)
+            writer.appendInt(field: 20, 1)
         case .int(let i):
-            writer.appendInt(3, i)
-            writer.appendInt(20, 2)
+            writer.appendInt(field: 3, i)
+            writer.appendInt(field: 20, 2)
         case .ints(let values):
-            for i in values { writer.appendInt(8, i) }
-            writer.appendInt(20, 7)
+            for i in values { writer.appendInt(field: 8, i) }
+            writer.appendInt(field: 20, 7)
         }
     }
 }
@@ -64,11 +65,11 @@ public struct ONNXNode: Sendable {
     }
 
     /// Encodes input (1), output (2), name (3), op_type (4), attribute (5).
-    func encode(into writer: inout ProtobufWriter) {
-        for input in inputs { writer.appendString(1, input) }
-        for output in outputs { writer.appendString(2, output) }
-        writer.appendString(3, name)
-        writer.appendString(4, opType)
-        for attribute in attributes { writer.appendMessage(5) { attribute.encode(into: &$0) } }
+    func encode(into writer: inout ProtobufEncoder) {
+        for input in inputs { writer.appendString(field: 1, input) }
+        for output in outputs { writer.appendString(field: 2, output) }
+        writer.appendString(field: 3, name)
+        writer.appendString(field: 4, opType)
+        for attribute in attributes { writer.appendMessage(field: 5) { attribute.encode(into: &$0) } }
     }
 }

@@ -1,3 +1,4 @@
+import _ProtobufWire
 /// The element types of ONNX tensors this exporter writes, numbered as
 /// `TensorProto.DataType` in onnx.proto.
 public enum ONNXElementType: Int, Sendable {
@@ -65,10 +66,10 @@ public struct ONNXTensor: Sendable {
     }
 
     /// Encodes the `TensorProto` fields: dims (1), data_type (2), name (8), raw_data (9).
-    func encode(into writer: inout ProtobufWriter) {
-        for dimension in shape { writer.appendInt(1, dimension) }
-        writer.appendInt(2, elementType.rawValue)
-        writer.appendString(8, name)
-        writer.appendBytes(9, rawData)
+    func encode(into writer: inout ProtobufEncoder) {
+        for dimension in shape { writer.appendInt(field: 1, dimension) }
+        writer.appendInt(field: 2, elementType.rawValue)
+        writer.appendString(field: 8, name)
+        writer.appendBytes(field: 9, rawData)
     }
 }

@@ -1,3 +1,4 @@
+import _ProtobufWire
 /// One dimension of a graph input's or output's shape: a fixed size, or a
 /// name (`dim_param`) that leaves it free, like the batch size.
 public enum ONNXDimension: Sendable, Equatable {
@@ -33,17 +34,17 @@ public struct ONNXValueInfo: Sendable {
     /// Encodes name (1) and type (2): a `TypeProto` whose tensor_type (1)
     /// holds elem_type (1) and a `TensorShapeProto` (2) of dims (1), each
     /// a dim_value (1) or a dim_param (2).
-    func encode(into writer: inout ProtobufWriter) {
-        writer.appendString(1, name)
-        writer.appendMessage(2) { type in
-            type.appendMessage(1) { tensor in
-                tensor.appendInt(1, elementType.rawValue)
-                tensor.appendMessage(2) { shapeProto in
+    func encode(into writer: inout ProtobufEncoder) {
+        writer.appendString(field: 1, name)
+        writer.appendMessage(field: 2) { type in
+            type.appendMessage(field: 1) { tensor in
+                tensor.appendInt(field: 1, elementType.rawValue)
+                tensor.appendMessage(field: 2) { shapeProto in
                     for dimension in shape {
-                        shapeProto.appendMessage(1) { dim in
+                        shapeProto.appendMessage(field: 1) { dim in
                             switch dimension {
-                            case .fixed(let size): dim.appendInt(1, size)
-                            case .named(let name): dim.appendString(2, name)
+                            case .fixed(let size): dim.appendInt(field: 1, size)
+                            case .named(let name): dim.appendString(field: 2, name)
                             }
                         }
                     }

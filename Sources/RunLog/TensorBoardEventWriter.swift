@@ -1,4 +1,5 @@
 import Foundation
+import _ProtobufWire
 
 /// Writes scalar summaries to a TensorBoard event file,
 /// `events.out.tfevents.<unix time>.<hostname>` in a run directory, so

@@ -5,6 +5,7 @@ import MPIRunSupport
 @testable import ONNXExport
 import TensorCore
 import XCTest
+import _ProtobufWire
 
 /// `ddp export --format onnx` checked by the official tools: Python's `onnx`
 /// checker accepts each exported model (full check, with shape inference),
@@ -19,19 +20,19 @@ final class ONNXExportTests: InferenceTestCase {
 
     // MARK: - The encoder
 
-    func testProtobufWriterEncodesTheWireFormat() {
-        var w = ProtobufWriter()
+    func testProtobufEncoderEncodesTheWireFormat() {
+        var w = ProtobufEncoder()
         w.appendVarint(300)
         XCTAssertEqual(w.bytes, [0xAC, 0x02])
-        w = ProtobufWriter()
-        w.appendInt(1, -1)  // ten bytes of two's complement
+        w = ProtobufEncoder()
+        w.appendInt(field: 1, -1)  // ten bytes of two's complement
         XCTAssertEqual(w.bytes, [0x08] + [UInt8](repeating: 0xFF, count: 9) + [0x01])
-        w = ProtobufWriter()
-        w.appendString(2, "ab")
-        w.appendFloat(3, 1)
+        w = ProtobufEncoder()
+        w.appendString(field: 2, "ab")
+        w.appendFloat(field: 3, 1)
         XCTAssertEqual(w.bytes, [0x12, 0x02, 0x61, 0x62, 0x1D, 0x00, 0x00, 0x80, 0x3F])
-        w = ProtobufWriter()
-        w.appendMessage(7) { $0.appendInt(1, 150) }
+        w = ProtobufEncoder()
+        w.appendMessage(field: 7) { $0.appendInt(field: 1, 150) }
         XCTAssertEqual(w.bytes, [0x3A, 0x03, 0x08, 0x96, 0x01])
     }
 

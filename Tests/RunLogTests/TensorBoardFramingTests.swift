@@ -2,6 +2,7 @@ import DDPTestSupport
 import Foundation
 @testable import RunLog
 import XCTest
+import _ProtobufWire
 
 /// CRC-32C, TFRecord framing and the hand-encoded `Event` bytes, checked without Python.
 final class TensorBoardFramingTests: XCTestCase {
