@@ -90,24 +90,7 @@ final class PredictCommandTests: InferenceTestCase {
 
     func testPredictOnMNISTImagesMatchesTheModelOnTheTestSplit() throws {
         let data = try requireMNIST()
-        let yaml = """
-            model:
-              kind: mlp
-              hidden: [32]
-            data:
-              dataset: mnist
-              dir: \(data)
-            optimizer:
-              kind: sgd
-              lr: 0.1
-              momentum: 0.9
-            training:
-              batch_size: 100
-              epochs: 0
-              steps: 60
-              log_every: 30
-              eval_batches: 5
-            """
+        let yaml = Self.mnistMLPConfig(data: data, steps: 60, logEvery: 30, evalBatches: 5)
         let run = try trainRun(yaml, name: "mnist")
         let session = try InferenceSession(path: run.path)
         XCTAssertEqual(session.sampleShape, [1, 28, 28])

@@ -190,24 +190,7 @@ final class ProtocolClientTests: InferenceTestCase {
 
     func testTritonClientReadsMetadataAndInfersLikePredict() throws {
         let data = try requireMNIST()
-        let yaml = """
-            model:
-              kind: mlp
-              hidden: [32]
-            data:
-              dataset: mnist
-              dir: \(data)
-            optimizer:
-              kind: sgd
-              lr: 0.1
-              momentum: 0.9
-            training:
-              batch_size: 100
-              epochs: 0
-              steps: 40
-              log_every: 20
-              eval_batches: 2
-            """
+        let yaml = Self.mnistMLPConfig(data: data, steps: 40, logEvery: 20, evalBatches: 2)
         let run = try trainRun(yaml, name: "digits")
         // Eight test images as an IDX file, for `ddp predict` and the client alike.
         let count = 8

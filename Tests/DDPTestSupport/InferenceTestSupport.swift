@@ -38,6 +38,28 @@ open class InferenceTestCase: CheckpointTestCase {
         return directory
     }
 
+    /// A small MNIST MLP trained for `steps` steps from the data in `data`.
+    public static func mnistMLPConfig(data: String, steps: Int, logEvery: Int, evalBatches: Int) -> String {
+        """
+        model:
+          kind: mlp
+          hidden: [32]
+        data:
+          dataset: mnist
+          dir: \(data)
+        optimizer:
+          kind: sgd
+          lr: 0.1
+          momentum: 0.9
+        training:
+          batch_size: 100
+          epochs: 0
+          steps: \(steps)
+          log_every: \(logEvery)
+          eval_batches: \(evalBatches)
+        """
+    }
+
     /// A small synthetic classifier, evaluated on its whole validation split.
     public static let classifierConfig = """
         model:
