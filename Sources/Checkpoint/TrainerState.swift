@@ -46,6 +46,9 @@ public struct TrainerState: Codable, Equatable, Sendable {
     /// evaluation, prediction and serving need not reload the training data.
     /// Absent in checkpoints written before it was recorded.
     public var inputPreprocessing: [PreprocessingStep]? = nil
+    /// Skipped steps, rollbacks and the spike detector's windows. Absent in
+    /// checkpoints written before anomaly handling recorded them.
+    public var anomalies: AnomalyHistory? = nil
 
     /// The optimizer's part of the state; the tensors are in `optimizer.safetensors`.
     public struct OptimizerRecord: Codable, Equatable, Sendable {
@@ -78,13 +81,15 @@ public struct TrainerState: Codable, Equatable, Sendable {
     public init(format: Int, step: Int, samplerPosition: SamplerPosition, stepsPerEpoch: Int, worldSize: Int,
                 globalBatch: Int, accumulation: Int, trainSamples: Int, parameterCount: Int,
                 dropoutGenerators: [[String]], optimizer: OptimizerRecord, config: String, configDigest: String,
-                vocabulary: String?, files: [String: FileRecord], inputPreprocessing: [PreprocessingStep]? = nil) {
+                vocabulary: String?, files: [String: FileRecord], inputPreprocessing: [PreprocessingStep]? = nil,
+                anomalies: AnomalyHistory? = nil) {
         (self.format, self.step, self.samplerPosition) = (format, step, samplerPosition)
         (self.stepsPerEpoch, self.worldSize, self.globalBatch) = (stepsPerEpoch, worldSize, globalBatch)
         (self.accumulation, self.trainSamples, self.parameterCount) = (accumulation, trainSamples, parameterCount)
         (self.dropoutGenerators, self.optimizer, self.config) = (dropoutGenerators, optimizer, config)
         (self.configDigest, self.vocabulary, self.files) = (configDigest, vocabulary, files)
         self.inputPreprocessing = inputPreprocessing
+        self.anomalies = anomalies
     }
 
     /// The current ``format``.

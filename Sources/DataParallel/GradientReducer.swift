@@ -236,6 +236,10 @@ public final class GradientReducer {
     /// a separate pass over the gradients is not needed.
     public var averagedGradientsFinite: Bool? { wire?.averagedGradientsFinite }
 
+    /// Whether this rank holds averaged gradients only for ``ownedRange``
+    /// (ZeRO-1 over several ranks); otherwise it holds all of them.
+    public var holdsOnlyItsShard: Bool { shards != nil && wire != nil }
+
     /// Clips the averaged gradients to global L2 norm `maxNorm`.
     ///
     /// Under ZeRO each rank holds only its shard's gradients, so the squared

@@ -141,6 +141,16 @@ public final class DistributedSampler {
         return Array(indices.prefix(length))
     }
 
+    /// The data-set indices of batches `batches` of `epoch` over all ranks,
+    /// in position order: the global batch those per-rank batches make up
+    /// (positions `[j*N*b, (j+1)*N*b)` of the epoch's padded permutation for
+    /// each batch j). The same on every rank, without communication.
+    public func globalIndices(batches: Range<Int>, epoch: Int, batchSize: Int) -> [Int] {
+        let end = min(batches.upperBound * ranks * batchSize, samplesPerRank * ranks)
+        let start = min(batches.lowerBound * ranks * batchSize, end)
+        return (start..<end).map { index(atPosition: $0, epoch: epoch) }
+    }
+
     /// How many leading samples of batch `batch` are real rather than
     /// padding repeats; padding can only trail, since positions grow along a batch.
     /// Evaluation weights its metrics by this so no sample counts twice.

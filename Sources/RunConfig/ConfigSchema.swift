@@ -7,6 +7,8 @@ public enum ConfigKind: Sendable {
     case choice([String])
     case string
     case intList(ClosedRange<Int>)
+    /// Step numbers (from 1), possibly none: `[]`, `[120, 121]`.
+    case stepList
 
     public var expectation: String {
         switch self {
@@ -17,6 +19,7 @@ public enum ConfigKind: Sendable {
         case .choice(let options): return "one of " + options.joined(separator: ", ")
         case .string: return "a string"
         case .intList(let r): return "a non-empty list of integers in \(r.lowerBound)...\(r.upperBound), like [\(r.lowerBound)]"
+        case .stepList: return "a list of step numbers from 1, like [120, 121], or []"
         }
     }
 }
@@ -145,8 +148,16 @@ public enum ConfigSchema {
         ConfigKey("training.memory_fraction", .double(0...1, lowerOpen: true), .double(0.9),
                   "Refuse a run whose estimated memory on a host (parameters, optimizer state, activations, batches, times the ranks on that host) exceeds this fraction of the memory available there."),
 
-        ConfigKey("training.nonfinite", .choice(["stop", "skip"]), .string("stop"),
-                  "A NaN or Inf in the loss or gradients on any rank: stop the run (the last checkpoint stays the last good one), or skip that step's update on every rank."),
+        ConfigKey("training.on_anomaly", .choice(["stop", "skip", "rollback"]), .string("stop"),
+                  "An anomalous step (a NaN or Inf in the loss or gradients on any rank, or a loss or gradient-norm spike): stop the run naming the step (the last checkpoint stays the last good one), skip that step's update on every rank, or roll every rank back to the newest checkpoint, skip the step's global batch and go on. Replaces training.nonfinite, still read as its old name."),
+        ConfigKey("training.spike_sigmas", .double(0...1_000_000, lowerOpen: false), .double(8),
+                  "A step is a spike when its loss or global gradient norm exceeds the running mean of the last training.spike_window steps by more than this many standard deviations (and by a tenth of the mean); 0 turns spike detection off."),
+        ConfigKey("training.spike_window", .int(8...1_000_000), .int(100),
+                  "Steps the running mean and standard deviation of the loss and gradient norm cover; detection starts once a quarter of the window is filled."),
+        ConfigKey("training.max_rollbacks", .int(0...big), .int(5),
+                  "Rollbacks a run may take (training.on_anomaly: rollback); the next anomaly then stops it."),
+        ConfigKey("training.skip_steps", .stepList, .intList([]),
+                  "Steps whose global batch is skipped without being computed, as a rollback skips them: a fresh run given a rolled-back run's list ends bit for bit where that run ends."),
 
         // MARK: checkpoint
         ConfigKey("checkpoint.every", .int(0...big), .int(0),
@@ -169,6 +180,13 @@ public enum ConfigSchema {
         ConfigKey("parallel.consistency_every", .int(0...big), .int(0),
                   "Compare a parameter checksum across ranks every N steps; 0 only at the end."),
     ]
+
+    /// Old key names still read, and the key each now means. A run's saved
+    /// config (in its checkpoints) keeps loading after a rename.
+    public static let renamedKeys: [String: String] = ["training.nonfinite": "training.on_anomaly"]
+
+    /// `name`, or the key it was renamed to.
+    static func currentName(_ name: String) -> String { renamedKeys[name] ?? name }
 
     /// The key called `name`, if any.
     public static func key(_ name: String) -> ConfigKey? {

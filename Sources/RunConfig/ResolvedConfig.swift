@@ -93,7 +93,7 @@ public struct ResolvedConfig: Sendable, Equatable {
             guard let name = keyNode.string else {
                 throw ConfigError(source: source, line: keyNode.mark?.line, message: "keys must be strings")
             }
-            let dotted = prefix.isEmpty ? name : "\(prefix).\(name)"
+            let dotted = ConfigSchema.currentName(prefix.isEmpty ? name : "\(prefix).\(name)")
             let line = keyNode.mark?.line
             if let nested = valueNode.mapping {
                 guard ConfigSchema.keys.contains(where: { $0.name.hasPrefix(dotted + ".") }) else {
@@ -104,7 +104,8 @@ public struct ResolvedConfig: Sendable, Equatable {
             }
             guard let key = ConfigSchema.key(dotted) else { throw unknownKey(dotted, source: source, line: line) }
             if entries[dotted] != nil {
-                throw ConfigError(source: source, line: line, key: dotted, message: "set twice")
+                let alias = ConfigSchema.renamedKeys.first { $0.value == dotted }.map { " (\($0.key) is its old name)" } ?? ""
+                throw ConfigError(source: source, line: line, key: dotted, message: "set twice\(alias)")
             }
             entries[dotted] = (try convert(valueNode, for: key, source: source, line: valueNode.mark?.line ?? line), line)
         }
@@ -121,7 +122,7 @@ public struct ResolvedConfig: Sendable, Equatable {
         guard parts.count == 2, !parts[0].isEmpty else {
             throw ConfigError(source: "--set", message: "'\(text)' is not of the form key=value")
         }
-        let name = parts[0].trimmingCharacters(in: .whitespaces)
+        let name = ConfigSchema.currentName(parts[0].trimmingCharacters(in: .whitespaces))
         guard let key = ConfigSchema.key(name) else { throw unknownKey(name, source: "--set", line: nil) }
         let node: Node
         do {
@@ -162,6 +163,11 @@ public struct ResolvedConfig: Sendable, Equatable {
             let ints = items.compactMap { $0.int }
             guard !items.isEmpty, ints.count == items.count, ints.allSatisfy(range.contains) else { throw fail() }
             return .intList(ints)
+        case .stepList:
+            guard let items = node.sequence.map(Array.init) else { throw fail() }
+            let steps = items.compactMap { $0.int }
+            guard steps.count == items.count, steps.allSatisfy({ $0 >= 1 }) else { throw fail() }
+            return .intList(Array(Set(steps)).sorted())
         }
     }
 

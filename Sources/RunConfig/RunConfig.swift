@@ -240,9 +240,9 @@ extension RunConfig {
 extension RunConfig {
     /// `training.*`.
     public struct Training: Sendable, Equatable, Decodable {
-        /// `training.nonfinite`.
-        public enum NonFinitePolicy: String, Sendable, Equatable, Decodable {
-            case stop, skip
+        /// `training.on_anomaly`.
+        public enum AnomalyPolicy: String, Sendable, Equatable, Decodable {
+            case stop, skip, rollback
         }
 
         /// `training.batch_size`, the global batch over all ranks.
@@ -269,8 +269,16 @@ extension RunConfig {
         public var accumulation: Int
         /// `training.collective_timeout` in seconds; 0 turns the watchdog off.
         public var collectiveTimeout: Double
-        /// `training.nonfinite`.
-        public var nonfinite: NonFinitePolicy
+        /// `training.on_anomaly`.
+        public var onAnomaly: AnomalyPolicy
+        /// `training.spike_sigmas`; 0 turns spike detection off.
+        public var spikeSigmas: Double
+        /// `training.spike_window`.
+        public var spikeWindow: Int
+        /// `training.max_rollbacks`.
+        public var maxRollbacks: Int
+        /// `training.skip_steps`, sorted.
+        public var skipSteps: [Int]
         /// `training.memory_fraction`: of the memory available on a host, how much a run may plan to use.
         public var memoryFraction: Double
 

@@ -5,6 +5,8 @@ public enum MetricValue: Sendable {
     case int(Int)
     case double(Double)
     case string(String)
+    /// A list of integers, such as the sample indices of a skipped step.
+    case ints([Int])
 
     var json: String {
         switch self {
@@ -13,6 +15,7 @@ public enum MetricValue: Sendable {
         case .string(let v):
             let escaped = v.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
             return "\"\(escaped)\""
+        case .ints(let v): return "[" + v.map(String.init).joined(separator: ",") + "]"
         }
     }
 }

@@ -35,6 +35,24 @@ public final class BackgroundDDP {
         kill(process.processIdentifier, signal)
     }
 
+    /// Whether `ddp` holds `signal` back (blocked or ignored), as
+    /// `/proc/PID/status` shows: true from the moment its `main` takes
+    /// charge of it. Before that the dynamic loader is still at work, and no
+    /// program can answer a signal that early. (Before the exec, the spawned
+    /// child's mask is the spawner's business, so the name must be `ddp`.)
+    public func holds(_ signal: Int32) -> Bool {
+        guard let status = try? String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8),
+              status.hasPrefix("Name:\tddp\n") else {
+            return false
+        }
+        let bit = UInt64(1) << UInt64(signal - 1)
+        for line in status.split(separator: "\n") where line.hasPrefix("SigBlk:") || line.hasPrefix("SigIgn:") {
+            let hex = line.split(separator: "\t").last.map(String.init) ?? ""
+            if let mask = UInt64(hex.trimmingCharacters(in: .whitespaces), radix: 16), mask & bit != 0 { return true }
+        }
+        return false
+    }
+
     /// Waits until the log shows `step STEP/`, sends SIGTERM, and checks that
     /// the job then stops with the preemption code and no restart.
     ///

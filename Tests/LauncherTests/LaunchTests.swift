@@ -202,15 +202,21 @@ final class LaunchTests: ScratchTestCase {
         }
     }
 
-    /// SIGTERM at any moment of a launch's start (before mpirun runs, while
-    /// it starts its ranks, before the first step) ends with the preemption
-    /// code, so that a job script requeues the job; nothing is lost.
+    /// SIGTERM at any moment of a launch's start (before the OpenBLAS
+    /// relaunch, before mpirun runs, while it starts its ranks, before the
+    /// first step) ends with the preemption code, so that a job script
+    /// requeues the job; nothing is lost. The moments count from the top of
+    /// `ddp`'s `main`: before it, the dynamic loader maps the libraries for
+    /// 50-80 ms on this host, and a signal then has its default action in
+    /// any program.
     func testSIGTERMWhileStartingExitsWithThePreemptionCode() throws {
         let config = try writeConfig(Self.smallMLP(steps: 1_000_000))
-        for (index, delay) in [0.05, 0.15, 0.3, 0.6, 1.0].enumerated() {
+        for (index, delay) in [0, 0.05, 0.15, 0.3, 0.6, 1.0].enumerated() {
             let job = try BackgroundDDP(["launch", "-n", "2", "--config", config,
                                          "--run-dir", scratch.appendingPathComponent("run-\(index)").path],
                                         output: scratch.appendingPathComponent("launch-\(index).out"))
+            XCTAssertTrue(BackgroundDDP.waitFor(30) { job.holds(SIGTERM) || !job.isRunning },
+                          "ddp launch never took charge of SIGTERM\n\(job.log)")
             usleep(UInt32(delay * 1e6))
             job.send(SIGTERM)
             XCTAssertTrue(BackgroundDDP.waitFor(60) { !job.isRunning }, "SIGTERM after \(delay) s: still running\n\(job.log)")

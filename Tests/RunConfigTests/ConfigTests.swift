@@ -36,7 +36,7 @@ final class ConfigTests: XCTestCase {
             (minimal + "\nparallel:\n  gradient_dtype: bf16\n  transport: mpi\n  zero: 1",
              { $0.parallel.gradientDtype == .bf16 && $0.parallel.transport == .mpi && $0.parallel.zero == 1 }),
             (minimal + "\ntraining:\n  nonfinite: skip\ncheckpoint:\n  keep_last: 5",
-             { $0.training.nonfinite == .skip && $0.checkpoint.keepLast == 5 && $0.schedule == .constant }),
+             { $0.training.onAnomaly == .skip && $0.checkpoint.keepLast == 5 && $0.schedule == .constant }),
         ]
         for (yaml, holds) in cases {
             let config = try ResolvedConfig.parse(yaml: yaml, source: "k.yaml")

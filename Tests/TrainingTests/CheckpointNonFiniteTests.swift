@@ -4,7 +4,7 @@ import Foundation
 import Training
 import XCTest
 
-/// `training.nonfinite`: a NaN in the loss or gradients stops the run with
+/// `training.on_anomaly` (set here by its old name, `training.nonfinite`): a NaN in the loss or gradients stops the run with
 /// the last good checkpoint kept, or skips the update on every rank.
 final class CheckpointNonFiniteTests: CheckpointTestCase {
     /// A trainer resumed from a 3-step checkpoint, one of whose parameters is
@@ -23,8 +23,8 @@ final class CheckpointNonFiniteTests: CheckpointTestCase {
         let (trainer, run) = try poisonedTrainer(policy: "stop")
         let before = trainer.model.parameters.values.array
         XCTAssertThrowsError(try trainer.run()) { error in
-            XCTAssertEqual("\(error)", "step 4: the loss or a gradient (training.nonfinite: stop; the newest checkpoint, "
-                                        + "step-00000003, predates it) is not finite (NaN or Inf)")
+            XCTAssertEqual("\(error)", "step 4: the loss is not finite (NaN or Inf); training.on_anomaly: stop; "
+                                        + "the newest checkpoint, step-00000003, predates it")
         }
         XCTAssertEqual(CheckpointStore(runDirectory: run).list().map(\.step), [3], "nothing written after the bad step")
         XCTAssertEqual(trainer.optimizer.stepCount, 3, "the bad update was not applied")

@@ -1,4 +1,5 @@
 import Foundation
+import TensorCore
 
 /// Test-only faults, switched on by environment variables, so the fault tests
 /// can make one rank misbehave at a chosen step of a real run. Not for users:
@@ -12,6 +13,9 @@ import Foundation
 ///   `DDP_TEST_KILL_MARKER=path` makes the kill happen once: it fires only
 ///   while `path` does not exist, and creates it first, so a restarted job
 ///   that resumes before step `s` runs through.
+/// - `DDP_TEST_SCRAMBLE_STEP=s`: every rank rotates its targets by one
+///   element in step `s`, so each sample is scored against another's label
+///   (or the next token but one): a loss spike at a known step.
 /// - `DDP_TEST_NAN_RANK=r DDP_TEST_NAN_STEP=s`: rank `r` writes a NaN into
 ///   its last gradient during the backward of step `s`, with a finite loss,
 ///   so only the check of the averaged gradients can catch it.
@@ -20,6 +24,7 @@ public struct FaultInjection: Sendable {
     private let killStep: Int?
     private let killMarker: String?
     private let nanStep: Int?
+    private let scrambleStep: Int?
 
     /// Reads the variables for `rank` from `environment`.
     public init(rank: Int, environment: [String: String] = ProcessInfo.processInfo.environment) {
@@ -31,10 +36,19 @@ public struct FaultInjection: Sendable {
         killStep = step("DDP_TEST_KILL_RANK", "DDP_TEST_KILL_STEP")
         killMarker = environment["DDP_TEST_KILL_MARKER"]
         nanStep = step("DDP_TEST_NAN_RANK", "DDP_TEST_NAN_STEP")
+        scrambleStep = environment["DDP_TEST_SCRAMBLE_STEP"].flatMap { Int($0) }
     }
 
     /// Whether any fault is set for this rank.
-    public var isActive: Bool { stallStep != nil || killStep != nil || nanStep != nil }
+    public var isActive: Bool { stallStep != nil || killStep != nil || nanStep != nil || scrambleStep != nil }
+
+    /// In the scrambled step, rotates `targets` (a micro-batch's) by one element.
+    public func scrambleTargets(_ step: Int, _ targets: Tensor) {
+        guard step == scrambleStep, targets.count > 1 else { return }
+        let first = targets.pointer[0]
+        for i in 0..<(targets.count - 1) { targets.pointer[i] = targets.pointer[i + 1] }
+        targets.pointer[targets.count - 1] = first
+    }
 
     /// Called at the start of each step (1-based): misbehaves when asked to.
     public func beforeStep(_ step: Int) {

@@ -39,7 +39,8 @@ let keysFreeOnResume: Set<String> = [
     "training.steps", "training.epochs", "training.log_every", "training.eval_every", "training.eval_batches",
     "training.eval_batch_size", "checkpoint.every", "checkpoint.keep_last", "checkpoint.keep_every",
     "parallel.consistency_every", "parallel.bucket_mb", "parallel.bucket_mb_across_hosts", "parallel.overlap", "parallel.gradient_dtype",
-    "parallel.zero", "data.dir", "training.nonfinite", "training.collective_timeout", "training.memory_fraction",
+    "parallel.zero", "data.dir", "training.on_anomaly", "training.spike_sigmas",
+    "training.spike_window", "training.max_rollbacks", "training.skip_steps", "training.collective_timeout", "training.memory_fraction",
 ]
 
 /// Floats per collective message and file read while streaming state: big
@@ -172,7 +173,8 @@ extension Trainer {
                                  shards: shards.map { $0.map { [$0.lowerBound, $0.upperBound] } }),
                 config: config.yaml, configDigest: config.digest, vocabulary: data.vocabulary?.serialized,
                 files: files,
-                inputPreprocessing: (data.train as? PreprocessedDataset)?.steps)
+                inputPreprocessing: (data.train as? PreprocessedDataset)?.steps,
+                anomalies: anomalyRecord)
             let stateDigest = try writeFileSynced(directory!.appendingPathComponent(CheckpointStore.stateFile).path,
                                                   try record.encoded())
             try CheckpointStore.writeChecksums(in: directory!, files.mapValues(\.sha256)
@@ -296,6 +298,8 @@ extension Trainer {
             model.dropoutGenerator = RandomGenerator(seed: seed &+ UInt64(state.step), stream: 0xD0 &+ UInt64(communicator.rank))
         }
         loader.restore(state.samplerPosition)
+        restoreAnomalyWindows(state.anomalies ?? AnomalyHistory())
+        skipSteps.formUnion(anomalies.stepsSkippedUncomputed)
         step = state.step
         lastCheckpointStep = state.step
         return ResumeOutcome(checkpoint: found?.url, step: step, skipped: skipped)
@@ -476,42 +480,13 @@ extension Trainer {
     }
 }
 
-// MARK: - Step-boundary agreement: preemption and non-finite values
+// MARK: - Step-boundary stop requests
 
 extension Trainer {
-    /// Checks this rank's loss and reduced gradients for NaN or Inf and, in
-    /// the same 8-byte allreduce, whether any rank has a preemption signal.
-    /// Every rank calls it once per step, after the gradient reduction, so
-    /// all ranks take the same decision at the same step.
-    ///
-    /// - Returns: Whether to skip this step's update (a non-finite value with
-    ///   `training.nonfinite: skip`).
-    /// - Throws: ``RunError/nonFinite(step:what:)`` on every rank for a
-    ///   non-finite value with `training.nonfinite: stop`; no checkpoint is
-    ///   written after it, so the newest one stays the last good state.
-    func agreeAfterReduction(loss: Double) throws -> Bool {
-        let owned = reducer.ownedRange
-        // The flags are combined over ranks below, which is all the
-        // shared-memory averaging needs: each rank checked its own slices.
-        let finite = loss.isFinite
-            && (reducer.averagedGradientsFinite
-                ?? Kernels.allFinite(model.parameters.gradients.pointer + owned.lowerBound, count: owned.count))
-        let stop = PreemptionSignal.received != 0 || (isLeader && stopRequested())
-        let flags = try communicator.allReduce([finite ? 0 : 1, stop ? 1 : 0] as [Int32], op: .max)
-        preemptionPending = flags[1] != 0
-        guard flags[0] != 0 else { return false }
-        if config.run.training.nonfinite == .skip {
-            skippedSteps += 1
-            return true
-        }
-        let newest = lastCheckpointStep.map { "; the newest checkpoint, \(CheckpointStore.name(step: $0)), predates it" } ?? ""
-        throw RunError.nonFinite(step: step + 1, what: "the loss or a gradient (training.nonfinite: stop\(newest))")
-    }
-
     /// Whether `ddp launch` left its stop request in the run directory.
     /// Looked at most once a second: on a shared file system a stat per
     /// step of a fast model would cost more than the step.
-    private func stopRequested() -> Bool {
+    func stopRequested() -> Bool {
         guard let path = stopRequestPath else { return false }
         let now = MonotonicClock.nanoseconds()
         guard now &- lastStopCheck >= 1_000_000_000 || lastStopCheck == 0 else { return false }

@@ -1,5 +1,6 @@
 import DataParallel
 import DataPipeline
+import Checkpoint
 import Foundation
 import MPI
 import NeuralNet
@@ -30,6 +31,8 @@ public struct RunSummary: Sendable {
     public let evaluation: EvaluationResult?
     public let samplesPerSecond: Double
     public let seconds: Double
+    /// The steps skipped and the rollbacks taken, over the whole run.
+    public let anomalies: AnomalyHistory
 }
 
 /// One data-parallel training run: every rank builds the same model from the
@@ -58,8 +61,18 @@ public final class Trainer {
     public internal(set) var preempted = false
     /// Set by the step's agreement when any rank has a preemption signal.
     var preemptionPending = false
-    /// Steps whose update was skipped for a NaN or Inf (`training.nonfinite: skip`).
+    /// Steps whose update was dropped for an anomaly (`training.on_anomaly: skip`).
     public internal(set) var skippedSteps = 0
+    /// What anomaly handling did so far; every checkpoint records it.
+    public internal(set) var anomalies = AnomalyHistory()
+    /// Steps stepped over without being computed: `training.skip_steps`, the
+    /// steps rollbacks skipped, and any a replay adds.
+    public var skipSteps: Set<Int>
+    /// The running statistics spikes are judged by (`training.spike_window`).
+    var lossWindow: SpikeWindow
+    var normWindow: SpikeWindow
+    /// The global gradient norm of the last step, when spike detection measures it.
+    public internal(set) var lastGradientNorm: Double?
 
     let options: RunOptions
     private let sync: ReplicaSync
@@ -67,7 +80,7 @@ public final class Trainer {
     let watchdog: CollectiveWatchdog?
     /// Test-only faults (see ``FaultInjection``).
     private let faults: FaultInjection
-    private var metrics: MetricsLog?
+    var metrics: MetricsLog?
     /// The same records as TensorBoard scalars, for `tensorboard --logdir RUN_DIR`.
     private var events: TensorBoardEventWriter?
     let isLeader: Bool
@@ -91,6 +104,9 @@ public final class Trainer {
         }
         self.watchdog = watchdog
         faults = FaultInjection(rank: communicator.rank)
+        skipSteps = Set(config.run.training.skipSteps)
+        lossWindow = SpikeWindow(capacity: config.run.training.spikeWindow)
+        normWindow = SpikeWindow(capacity: config.run.training.spikeWindow)
 
         let ranks = communicator.size
         let globalBatch = config.run.training.batchSize
@@ -246,10 +262,23 @@ public final class Trainer {
 
         while step < totalSteps {
             let learningRate = schedule.learningRate(at: step)
-            faults.beforeStep(step + 1)
-            let (loss, correct, count) = try trainStep(learningRate: learningRate, clipNorm: clipNorm)
+            let (loss, correct, count): (Double, Double, Double)
+            if skipSteps.contains(step + 1) {
+                skipUncomputed()
+                (loss, correct, count) = (.nan, 0, 0)
+            } else {
+                faults.beforeStep(step + 1)
+                do {
+                    (loss, correct, count) = try trainStep(learningRate: learningRate, clipNorm: clipNorm)
+                } catch let request as RollbackRequest {
+                    try rollBack(request)
+                    windowLoss = 0; windowCorrect = 0; windowCount = 0; windowSteps = 0
+                    windowClock.reset()
+                    continue
+                }
+            }
             step += 1
-            // A skipped step (non-finite, `training.nonfinite: skip`) reports a NaN loss and counts in no window.
+            // A skipped step reports a NaN loss and counts in no window.
             if !loss.isNaN {
                 windowLoss += loss
                 windowCorrect += correct
@@ -273,6 +302,7 @@ public final class Trainer {
                 if data.train.classCount != nil && sums[2] > 0 && sums[1] > 0 {
                     record.append(("accuracy", .double(sums[1] / sums[2])))
                 }
+                if let norm = lastGradientNorm { record.append(("grad_norm", .double(norm))) }
                 record += [("lr", .double(Double(learningRate))), ("samples_per_second", .double(throughput)),
                            ("elapsed", .double(runClock.elapsedSeconds))]
                 metrics?.write(record)
@@ -299,7 +329,7 @@ public final class Trainer {
         let seconds = runClock.elapsedSeconds
         return RunSummary(steps: step, epochs: Double(step) / Double(stepsPerEpoch), finalTrainLoss: lastLoss,
                           evaluation: lastEvaluation, samplesPerSecond: Double((step - firstStep) * globalBatch) / max(seconds, 1e-9),
-                          seconds: seconds)
+                          seconds: seconds, anomalies: anomalies)
     }
 
     /// One optimizer step: `accumulation` micro-batches forward and backward,
@@ -312,6 +342,7 @@ public final class Trainer {
         var lossSum = 0.0, correct = 0.0, count = 0.0
         for micro in 0..<accumulation {
             let batch = KernelProfile.measure(Self.dataRegion) { nextBatch() }
+            faults.scrambleTargets(step + 1, batch.targets)
             let result = model.forward(inputs: batch.inputs, targets: batch.targets)
             lossSum += Double(result.loss)
             correct += Double(result.correct)
