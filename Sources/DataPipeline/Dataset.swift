@@ -119,3 +119,16 @@ func shuffle(_ values: inout [Int], using generator: inout RandomGenerator) {
         i -= 1
     }
 }
+
+/// The index of sample `index` of `dataset` in the data set its wrappers
+/// start from (a CSV file's data rows from 0, an IDX file's images, a
+/// corpus's windows): through the subsets of a split and the wrappers that
+/// preprocess or augment, which keep indices.
+public func originalIndex(of index: Int, in dataset: Dataset) -> Int {
+    switch dataset {
+    case let subset as SubsetDataset: return originalIndex(of: subset.indices[index], in: subset.base)
+    case let preprocessed as PreprocessedDataset: return originalIndex(of: index, in: preprocessed.base)
+    case let augmented as AugmentedDataset: return originalIndex(of: index, in: augmented.base)
+    default: return index
+    }
+}

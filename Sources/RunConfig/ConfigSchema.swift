@@ -150,8 +150,8 @@ public enum ConfigSchema {
 
         ConfigKey("training.on_anomaly", .choice(["stop", "skip", "rollback"]), .string("stop"),
                   "An anomalous step (a NaN or Inf in the loss or gradients on any rank, or a loss or gradient-norm spike): stop the run naming the step (the last checkpoint stays the last good one), skip that step's update on every rank, or roll every rank back to the newest checkpoint, skip the step's global batch and go on. Replaces training.nonfinite, still read as its old name."),
-        ConfigKey("training.spike_sigmas", .double(0...1_000_000, lowerOpen: false), .double(8),
-                  "A step is a spike when its loss or global gradient norm exceeds the running mean of the last training.spike_window steps by more than this many standard deviations (and by a tenth of the mean); 0 turns spike detection off."),
+        ConfigKey("training.spike_sigmas", .double(0...1_000_000, lowerOpen: false), .double(6),
+                  "A step is a spike when the logarithm of its loss or global gradient norm exceeds the mean logarithm over the last training.spike_window steps by more than this many standard deviations (and the value is at least 1.1x their geometric mean); 0 turns spike detection off."),
         ConfigKey("training.spike_window", .int(8...1_000_000), .int(100),
                   "Steps the running mean and standard deviation of the loss and gradient norm cover; detection starts once a quarter of the window is filled."),
         ConfigKey("training.max_rollbacks", .int(0...big), .int(5),

@@ -1,3 +1,5 @@
+import Foundation
+
 /// The running mean and standard deviation of one quantity (the loss, the
 /// global gradient norm) over the last accepted steps, and the test that
 /// calls a new value a spike.
@@ -22,20 +24,32 @@ struct SpikeWindow {
         if values.count > capacity { values.removeFirst(values.count - capacity) }
     }
 
-    /// Whether `value` lies more than `sigmas` standard deviations above the
-    /// window's mean, and by at least a tenth of the mean.
+    /// Whether `value` is a spike: its logarithm lies more than `sigmas`
+    /// standard deviations above the mean logarithm of the window, and the
+    /// value is at least a tenth above the window's geometric mean.
     ///
-    /// The tenth keeps a flat stretch (a near-zero deviation) from calling
-    /// noise a spike. Nothing is a spike until a quarter of the window is
-    /// filled: the first steps' statistics are too thin to judge by.
+    /// Logarithms, because a loss and a norm are positive and their noise is
+    /// multiplicative: near zero loss (a model that has learned its data) a
+    /// batch at 20x the mean is ordinary, and a plain deviation would call it
+    /// a spike. The factor 1.1 keeps a flat stretch (a near-zero deviation)
+    /// from calling noise a spike. Nothing is a spike until a quarter of the
+    /// window is filled: the first steps' statistics are too thin to judge by.
     ///
-    /// - Returns: The window's mean and standard deviation when `value` is a spike.
-    func spike(_ value: Double, sigmas: Double) -> (mean: Double, deviation: Double)? {
+    /// - Returns: The window's geometric mean and the deviation of its
+    ///   logarithms when `value` is a spike.
+    func spike(_ value: Double, sigmas: Double) -> (typical: Double, deviation: Double)? {
         guard values.count >= max(capacity / 4, 2) else { return nil }
-        let mean = values.reduce(0, +) / Double(values.count)
-        let variance = values.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(values.count)
+        let logs = values.map(Self.logarithm)
+        let mean = logs.reduce(0, +) / Double(logs.count)
+        let variance = logs.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(logs.count)
         let deviation = variance.squareRoot()
-        let threshold = mean + max(sigmas * deviation, 0.1 * abs(mean))
-        return value > threshold ? (mean, deviation) : nil
+        let threshold = mean + max(sigmas * deviation, Self.smallestRatio)
+        return Self.logarithm(value) > threshold ? (exp(mean), deviation) : nil
     }
+
+    /// `log 1.1`: a spike is at least a tenth above the typical value.
+    static let smallestRatio = log(1.1)
+
+    /// A zero loss or norm counts as a very small one.
+    private static func logarithm(_ value: Double) -> Double { log(max(value, 1e-30)) }
 }

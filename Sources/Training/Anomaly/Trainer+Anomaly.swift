@@ -94,8 +94,8 @@ extension Trainer {
     }
 
     private static func spikeText(_ what: String, _ value: Double, _ mean: Double, _ deviation: Double, _ steps: Int) -> String {
-        String(format: "%@ spike: %.5g against a running mean of %.5g (standard deviation %.3g) over the last %d steps",
-               what, value, mean, deviation, steps)
+        String(format: "%@ spike: %.5g, %.1fx the typical %.5g of the last %d steps (%.1f standard deviations of the log)",
+               what, value, value / mean, mean, steps, (log(value) - log(mean)) / max(deviation, 1e-30))
     }
 
     /// This rank's part of the global gradient norm: its shard under ZeRO,
@@ -112,16 +112,17 @@ extension Trainer {
 // MARK: - Skipping and rolling back
 
 extension Trainer {
-    /// The training-set indices of step `step`'s global batch (the same on
-    /// every rank): epoch `(step - 1) / stepsPerEpoch`, its micro-batches in
-    /// order. A sampler of its own, since the loader's may be prefetching.
+    /// The indices of step `step`'s global batch in the original data set
+    /// (``originalIndex(of:in:)``; the same on every rank): epoch
+    /// `(step - 1) / stepsPerEpoch`, its micro-batches in order. A sampler
+    /// of its own, since the loader's may be prefetching.
     public func sampleIndices(ofStep step: Int) -> [Int] {
         let sampler = loader.sampler
         let copy = DistributedSampler(count: sampler.count, ranks: sampler.ranks, rank: sampler.rank, seed: sampler.seed,
                                       shuffle: sampler.shuffle, dropLast: sampler.dropLast)
         let first = ((step - 1) % stepsPerEpoch) * accumulation
         return copy.globalIndices(batches: first..<(first + accumulation), epoch: (step - 1) / stepsPerEpoch,
-                                  batchSize: loader.batchSize)
+                                  batchSize: loader.batchSize).map { originalIndex(of: $0, in: data.train) }
     }
 
     /// Steps over step `step + 1` without computing it: the sampler moves

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Checkpoint
 import DataParallel
 import Foundation
 import MPI
@@ -118,6 +119,7 @@ struct TrainCommand: ParsableCommand {
                     }
                 }
                 print(line)
+                for line in Self.anomalyLines(summary.anomalies) { print(line) }
                 if largest[0] > 0 {
                     print(String(format: "ddp: memory per rank (largest over ranks): peak resident %.0f MB; at the end %.0f MB "
                                  + "anonymous, %.0f MB of mapped files", largest[0] / 1e6, largest[1] / 1e6, largest[2] / 1e6))
@@ -144,3 +146,18 @@ struct TrainCommand: ParsableCommand {
 }
 
 extension ProgressMode: ExpressibleByArgument {}
+
+extension TrainCommand {
+    /// The summary's lines on skipped steps and rollbacks: each step, why,
+    /// and the first samples of its global batch (`metrics.jsonl` has them all).
+    static func anomalyLines(_ history: AnomalyHistory) -> [String] {
+        guard !history.skipped.isEmpty || history.rollbacks > 0 else { return [] }
+        var lines = ["ddp: \(history.skipped.count) step(s) skipped, \(history.rollbacks) rollback(s)"]
+        for skipped in history.skipped {
+            let samples = skipped.samples.prefix(8).map(String.init).joined(separator: ", ")
+                + (skipped.samples.count > 8 ? ", ... (\(skipped.samples.count) in all)" : "")
+            lines.append("ddp:   step \(skipped.step) (\(skipped.action)): \(skipped.reason); samples \(samples)")
+        }
+        return lines
+    }
+}
