@@ -14,6 +14,19 @@ public struct LossResult: Sendable, Equatable {
     }
 }
 
+/// What a ``LayerObserver`` is shown.
+public enum LayerValues: Sendable {
+    /// A layer's output, in forward.
+    case output
+    /// The gradient with respect to a layer's input, in backward.
+    case inputGradient
+}
+
+/// Called with a layer's name and its values, layer by layer in the order
+/// they are computed. For diagnosis (`ddp replay --explain`), not training:
+/// the values are the layer's workspaces, valid only during the call.
+public typealias LayerObserver = (_ layer: String, _ values: LayerValues, _ tensor: Tensor) -> Void
+
 /// A trainable model whose parameters live in one ``ParameterStore``.
 ///
 /// The contract the training and data-parallel layers rely on:
@@ -55,4 +68,15 @@ public protocol Model: AnyObject {
 
     /// Inference: class logits `[B, classes]`, or next-token logits `[B, T, vocab]`.
     func logits(inputs: Tensor) -> Tensor
+
+    /// Watches the layers' values while set; `nil` by default. Models whose
+    /// layers are fused kernels (the GPT) cannot be watched: setting it does nothing.
+    var layerObserver: LayerObserver? { get set }
+}
+
+extension Model {
+    public var layerObserver: LayerObserver? {
+        get { nil }
+        set {}
+    }
 }

@@ -170,6 +170,25 @@ final class AnomalyTests: CheckpointTestCase {
         }
     }
 
+    /// The explanation of the poisoned step names the poisoned row alone,
+    /// and the layer and parameter where its values first go non-finite.
+    func testExplainNamesThePoisonedSampleAndItsFirstNonFiniteLayer() throws {
+        let trainer = try makeTrainer(try poisonedConfig(), runDirectory: nil)
+        let step = try XCTUnwrap(poisonedSteps(trainer).first)
+        let explanation = try trainer.explain(step: step)
+        XCTAssertEqual(explanation.samples.count, 12)
+        XCTAssertEqual(explanation.responsible.map(\.index), [Self.poisonedRow], "\(explanation.lines)")
+        let poisoned = try XCTUnwrap(explanation.responsible.first)
+        XCTAssertFalse(poisoned.loss.isFinite)
+        // The first Linear's output is still finite (about 1e38); the second one's overflows, and in
+        // backward the last layer's weight gradient (activations times an infinite error) is the first to go.
+        XCTAssertEqual(poisoned.firstNonFiniteOutput, "layers.1", "\(explanation.lines)")
+        XCTAssertEqual(poisoned.firstNonFiniteGradient, "layers.1.weight", "\(explanation.lines)")
+        XCTAssertTrue(explanation.samples.filter { $0.index != Self.poisonedRow }.allSatisfy { !$0.isNonFinite })
+        XCTAssertTrue(explanation.lines.contains { $0.hasPrefix("sample \(Self.poisonedRow) (rank 0, micro-batch 0): loss NaN") },
+                      "\(explanation.lines)")
+    }
+
     // MARK: - Spikes
 
     /// Trains with every rank's targets of `scrambled` rotated, under

@@ -46,6 +46,11 @@ public final class LeNet: Model {
     /// The configuration this model was built from.
     public let configuration: Configuration
     public var parameters: ParameterStore { stack.store }
+
+    public var layerObserver: LayerObserver? {
+        get { stack.observer }
+        set { stack.observer = newValue }
+    }
     public var isTraining = true
     public var dropoutGenerator = RandomGenerator(seed: 0, stream: 0xD80)
 

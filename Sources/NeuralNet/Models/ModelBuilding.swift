@@ -15,6 +15,8 @@ public final class LayerStack {
     private let ranges: [Range<Int>?]
     // Forward runs the layers as one Sequential (backward reports ranges, so it walks them itself).
     private let sequence: Sequential
+    /// Sees every layer's output and input gradient while set (see ``LayerObserver``).
+    public var observer: LayerObserver?
 
     /// Lays out and binds the parameters of `layers`.
     ///
@@ -45,7 +47,13 @@ public final class LayerStack {
 
     /// Runs all layers in order.
     public func forward(_ input: Tensor, context: inout ForwardContext) -> Tensor {
-        sequence.forward(input, context: &context)
+        guard let observer else { return sequence.forward(input, context: &context) }
+        var x = input
+        for (name, layer) in layers {
+            x = layer.forward(x, context: &context)
+            observer(name, .output, x)
+        }
+        return x
     }
 
     /// Runs all layers' backward in reverse, reporting each layer's finished
@@ -56,6 +64,7 @@ public final class LayerStack {
             let next = layers[i].layer.backward(gradient, needsInputGradient: i > 0)
             if let range = ranges[i] { gradientsReady?(range) }
             guard let next else { break }
+            observer?(layers[i].name, .inputGradient, next)
             gradient = next
         }
     }
