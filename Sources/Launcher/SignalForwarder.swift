@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import Training
 
 /// Receives SIGINT, SIGTERM and SIGUSR1 for the launcher and passes them on
 /// to the running mpirun, which passes them to the ranks.
@@ -25,8 +26,12 @@ public final class SignalForwarder {
     private let queue = DispatchQueue(label: "ddp.launch.signals")
 
     public init() {
+        // A signal held since `main` began reaches the recording handler
+        // first: SIG_IGN would discard it while pending.
+        var set = Self.handledSet
+        pthread_sigmask(SIG_UNBLOCK, &set, nil)
         // Blocked while the sources are set up, so none arrives in between
-        // and is lost to SIG_IGN; one that came earlier is delivered on unblocking.
+        // and is lost to SIG_IGN.
         Self.holdSignals()
         for signal in Self.handled {
             Foundation.signal(signal, SIG_IGN)
@@ -35,8 +40,12 @@ public final class SignalForwarder {
             source.resume()
             sources.append(source)
         }
-        var set = Self.handledSet
         pthread_sigmask(SIG_UNBLOCK, &set, nil)
+        let early = PreemptionSignal.received
+        if early != 0 {
+            PreemptionSignal.reset()
+            queue.async { [unowned self] in self.received(early) }
+        }
     }
 
     private static var handledSet: sigset_t {
@@ -47,10 +56,10 @@ public final class SignalForwarder {
     }
 
     /// Blocks the handled signals in this thread (and the threads and
-    /// programs it starts later), so that they wait until handled.
+    /// programs it starts later), so that they wait until handled, and
+    /// records one another thread takes (``PreemptionSignal/holdSignals(_:)``).
     public static func holdSignals() {
-        var set = handledSet
-        pthread_sigmask(SIG_BLOCK, &set, nil)
+        PreemptionSignal.holdSignals(handled)
     }
 
     /// The running mpirun, to which signals go.

@@ -23,7 +23,7 @@ public enum OpenBLASKernel {
     /// Threads per process requested by the user for OpenBLAS.
     public static let threadsVariable = "DDP_BLAS_THREADS"
 
-    /// What ``relaunchIfNeeded(arguments:)`` decided.
+    /// What ``relaunchIfNeeded(arguments:beforeExec:)`` decided.
     public enum Decision: Equatable, Sendable {
         /// Re-execute with `OPENBLAS_CORETYPE` set to this kernel.
         case relaunch(coreType: String)
@@ -110,10 +110,13 @@ public enum OpenBLASKernel {
     /// also gets `OPENBLAS_NUM_THREADS` and `OMP_NUM_THREADS` (1, or
     /// `DDP_BLAS_THREADS`) unless they are already set.
     ///
-    /// - Parameter arguments: The argv to pass on; by default this process's.
+    /// - Parameters:
+    ///   - arguments: The argv to pass on; by default this process's.
+    ///   - beforeExec: Runs just before the exec (to carry state across it).
     /// - Returns: Why the process was kept (a failed `execv` included).
     @discardableResult
-    public static func relaunchIfNeeded(arguments: [String] = CommandLine.arguments) -> Decision {
+    public static func relaunchIfNeeded(arguments: [String] = CommandLine.arguments,
+                                        beforeExec: () -> Void = {}) -> Decision {
         let decision = decide(coreName: OpenBLAS.coreName, flags: cpuFlags(),
                               environment: environment(), processID: getpid())
         guard case .relaunch(let coreType) = decision else { return decision }
@@ -125,6 +128,7 @@ public enum OpenBLASKernel {
         setenv("OMP_NUM_THREADS", threads, 0)
         // Buffered output would be lost when the image is replaced.
         fflush(nil)
+        beforeExec()
 
         var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) }
         argv.append(nil)
@@ -139,7 +143,7 @@ public enum OpenBLASKernel {
         return .keep(reason: "execv failed with errno \(error)")
     }
 
-    /// Whether this process is the image started by ``relaunchIfNeeded(arguments:)``.
+    /// Whether this process is the image started by ``relaunchIfNeeded(arguments:beforeExec:)``.
     public static var wasRelaunched: Bool {
         guard let marker = getenv(relaunchMarkerVariable) else { return false }
         return String(cString: marker) == String(getpid())

@@ -27,10 +27,15 @@ public enum PreemptionSignal {
     public static func install() {
         guard !installed else { return }
         installed = true
+        record([SIGTERM, SIGUSR1])
+    }
+
+    /// Points `signals` at the recording handler, process-wide.
+    private static func record(_ signals: [Int32]) {
         _ = flag
         // The handler stores through a pointer captured by no closure: read once into a C global.
         preemptionFlagAddress = flag
-        for signal in [SIGTERM, SIGUSR1] {
+        for signal in signals {
             var action = sigaction()
             action.__sigaction_handler.sa_handler = { signal in preemptionFlagAddress?.pointee = signal }
             sigemptyset(&action.sa_mask)
@@ -39,15 +44,32 @@ public enum PreemptionSignal {
         }
     }
 
-    /// Blocks SIGTERM and SIGUSR1 in this thread (and the threads and images
-    /// it starts later: a blocked signal stays pending across exec), so that
-    /// one arriving before ``install()`` waits instead of killing the rank.
-    public static func holdSignals() {
+    /// The environment variable that carries a signal received before the
+    /// OpenBLAS relaunch into the relaunched image (exec resets handlers).
+    static let carriedVariable = "DDP_SIGNAL_BEFORE_EXEC"
+
+    /// Called first thing in `main`: from here on `signals` cannot kill the
+    /// process. They are blocked in this thread (and in the threads and
+    /// images it starts later: a blocked signal stays pending across exec),
+    /// and recorded by a handler when another thread takes them: OpenBLAS
+    /// starts its threads in a library constructor, before `main`, with
+    /// nothing blocked. A signal the image before the relaunch recorded is
+    /// read back from the environment.
+    public static func holdSignals(_ signals: [Int32] = [SIGTERM, SIGUSR1]) {
+        if let carried = getenv(carriedVariable).flatMap({ Int32(String(cString: $0)) }) {
+            flag.pointee = sig_atomic_t(carried)
+            unsetenv(carriedVariable)
+        }
         var set = sigset_t()
         sigemptyset(&set)
-        sigaddset(&set, SIGTERM)
-        sigaddset(&set, SIGUSR1)
+        for signal in signals { sigaddset(&set, signal) }
         pthread_sigmask(SIG_BLOCK, &set, nil)
+        record(signals)
+    }
+
+    /// Passes a recorded signal on to the image the relaunch's exec starts.
+    public static func carryAcrossExec() {
+        if flag.pointee != 0 { setenv(carriedVariable, "\(flag.pointee)", 1) }
     }
 
     /// Installs the handlers, then unblocks what ``holdSignals()`` blocked:
