@@ -203,13 +203,18 @@ final class AnomalyTests: CheckpointTestCase {
     /// An MNIST MLP (784-128-10, the shipped recipe's optimizer) over 300
     /// steps with the default detector: the scrambled step alone.
     func testLossSpikeOnMNISTIsFoundAtItsStepAndNowhereElse() throws {
-        let yaml = """
+        let found = try spikes(Self.smallMNIST, overrides: [], scrambled: 230)
+        XCTAssertEqual(found.map(\.step), [230], "\(found)")
+        XCTAssertTrue(found.first?.reason.contains("spike") ?? false, "\(found)")
+    }
+
+    static let smallMNIST = """
             model:
               kind: mlp
               hidden: [128]
             data:
               dataset: mnist
-              dir: \(Self.dataDirectory)
+              dir: \(AnomalyTests.dataDirectory)
             optimizer:
               kind: sgd
               lr: 0.05
@@ -224,9 +229,20 @@ final class AnomalyTests: CheckpointTestCase {
               log_every: 50
               eval_batches: 1
             """
-        let found = try spikes(yaml, overrides: [], scrambled: 230)
-        XCTAssertEqual(found.map(\.step), [230], "\(found)")
-        XCTAssertTrue(found.first?.reason.contains("spike") ?? false, "\(found)")
+
+    /// The same MNIST spike on 2 ranks under mpirun, with `stop`: the run
+    /// ends at the scrambled step, naming it as a loss spike.
+    func testLossSpikeOnTwoRanksStopsAtItsStep() throws {
+        let config = scratch.appendingPathComponent("mnist.yaml")
+        try Self.smallMNIST.write(to: config, atomically: true, encoding: .utf8)
+        let result = try MPIRun.run(executable: try MPIRun.executableURL(named: "ddp"), ranks: 2,
+                                    arguments: ["train", "--config", config.path, "--plain",
+                                                "--run-dir", scratch.appendingPathComponent("run").path],
+                                    environment: ["DDP_TEST_SCRAMBLE_STEP": "230"], timeout: 180)
+        XCTAssertEqual(result.exitCode, JobExitCode.userError, "\(result)")
+        XCTAssertTrue(result.stderr.contains("step 230: loss spike:") || result.stderr.contains("step 230: gradient norm spike:"),
+                      "\(result)")
+        XCTAssertFalse(result.stdout.contains("step 300/"), "\(result)")
     }
 
     /// A small Shakespeare GPT (the shipped recipe's optimizer and clipping)
