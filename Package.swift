@@ -197,7 +197,7 @@ let package = Package(
         .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint", "DataPipeline", "MPIRunSupport", "DDPTestSupport", "ddp"]),
         .testTarget(
             name: "TrainingTests",
-            dependencies: ["Checkpoint", "RunLog", "Training", "Launcher", "MPIRunSupport", "DDPTestSupport", "ddp"]
+            dependencies: ["Checkpoint", "RunConfig", "RunLog", "Training", "Launcher", "MPIRunSupport", "DDPTestSupport", "ddp"]
         ),
         .testTarget(
             name: "CompressionTests",

@@ -35,7 +35,7 @@ public final class BackgroundDDP {
         kill(process.processIdentifier, signal)
     }
 
-    /// Whether `ddp` holds `signal` back (blocked or ignored), as
+    /// Whether `ddp` holds `signal` back (blocked, ignored or caught), as
     /// `/proc/PID/status` shows: true from the moment its `main` takes
     /// charge of it. Before that the dynamic loader is still at work, and no
     /// program can answer a signal that early. (Before the exec, the spawned
@@ -46,7 +46,7 @@ public final class BackgroundDDP {
             return false
         }
         let bit = UInt64(1) << UInt64(signal - 1)
-        for line in status.split(separator: "\n") where line.hasPrefix("SigBlk:") || line.hasPrefix("SigIgn:") {
+        for line in status.split(separator: "\n") where line.hasPrefix("SigBlk:") || line.hasPrefix("SigIgn:") || line.hasPrefix("SigCgt:") {
             let hex = line.split(separator: "\t").last.map(String.init) ?? ""
             if let mask = UInt64(hex.trimmingCharacters(in: .whitespaces), radix: 16), mask & bit != 0 { return true }
         }
