@@ -135,7 +135,8 @@ struct ReplayPlan: Codable {
     /// evaluation, `training.steps` raised to `target` only when the run ends
     /// before it, and `data.dir` replaced when asked. All free on resume.
     func config(target: Int, dataDirectory: String?) throws -> ResolvedConfig {
-        let (yaml, source) = storedState.map { ($0.config, stored!) } ?? (startState.config, start)
+        var (yaml, source) = (startState.config, start)
+        if let stored, let storedState { (yaml, source) = (storedState.config, stored) }
         let label = source + "/" + CheckpointStore.stateFile + " (its config)"
         let recorded = try ResolvedConfig.parse(yaml: yaml, source: label)
         let (epochs, steps) = (recorded.run.training.epochs, recorded.run.training.steps)
