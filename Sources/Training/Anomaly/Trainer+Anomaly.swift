@@ -166,8 +166,10 @@ extension Trainer {
         recordSkip(step: request.step, reason: request.reason, action: "rollback")
         var kept = anomalies
         kept.rollbacks += 1
-        if let checkpoint = lastCheckpointStep, let store = checkpointStore {
-            try resume(from: .path(store.url(step: checkpoint).path))
+        if let checkpoint = lastCheckpointStep {
+            // Only rank 0 reads the path; the others follow its broadcasts.
+            let directory = lastCheckpointDirectory ?? checkpointStore?.url(step: checkpoint)
+            try resume(from: .path(directory?.path ?? CheckpointStore.name(step: checkpoint)))
         } else {
             restoreInitialState()
         }

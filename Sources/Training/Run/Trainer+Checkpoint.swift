@@ -187,6 +187,7 @@ extension Trainer {
         if failure != nil, !published, let directory { try? FileManager.default.removeItem(at: directory) }
         try agreeOnLeaderOutcome(failure, what: "write the checkpoint of step \(step)")
         lastCheckpointStep = step
+        lastCheckpointDirectory = isLeader ? directory : nil
         return isLeader ? directory : nil
     }
 
@@ -302,6 +303,7 @@ extension Trainer {
         skipSteps.formUnion(anomalies.stepsSkippedUncomputed)
         step = state.step
         lastCheckpointStep = state.step
+        lastCheckpointDirectory = found?.url
         return ResumeOutcome(checkpoint: found?.url, step: step, skipped: skipped)
     }
 

@@ -16,6 +16,17 @@ public struct RunOptions {
     public var plainProgress: Bool
     /// Who drives MPI progress during backward (a benchmark compares both).
     public var progress: ProgressMode = .polling
+    /// Whether ``Trainer/run()`` evaluates on the validation split after the
+    /// last step; a replay (``RunReplay``), which only compares state, does not.
+    public var evaluatesAtEnd = true
+    /// Stop after this step although the run goes on to ``Trainer/totalSteps``:
+    /// the learning-rate schedule still spans the whole run, so the steps up
+    /// to here are those of the whole run, bit for bit (``RunReplay``). The
+    /// last step taken counts as the run's last: it is logged and checkpointed.
+    public var endStep: Int?
+    /// Whether rank 0 shows the progress bar or log lines (and the
+    /// evaluation lines); `metrics.jsonl` is written either way.
+    public var reportsProgress = true
 
     public init(directory: URL?, plainProgress: Bool = false) {
         self.directory = directory
@@ -57,6 +68,10 @@ public final class Trainer {
     public internal(set) var step = 0
     /// The step of the last checkpoint written or resumed from.
     var lastCheckpointStep: Int?
+    /// That checkpoint's directory, on rank 0: a rollback returns there, also
+    /// when it lies outside this run's directory (a resume from another run,
+    /// or a replay, whose scratch directory holds only what it writes).
+    var lastCheckpointDirectory: URL?
     /// Whether ``run()`` stopped early for a preemption signal (see ``PreemptionSignal``).
     public internal(set) var preempted = false
     /// Set by the step's agreement when any rank has a preemption signal.
@@ -241,11 +256,14 @@ public final class Trainer {
         return fields
     }
 
-    /// Trains until `training.steps` or `training.epochs` is reached, evaluating
-    /// at `training.eval_every` and at the end.
+    /// Trains until `training.steps` or `training.epochs` is reached (or
+    /// ``RunOptions/endStep``), evaluating at `training.eval_every` and, unless
+    /// ``RunOptions/evaluatesAtEnd`` is false, at the end.
     public func run() throws -> RunSummary {
-        let display = isLeader ? ProgressDisplay(totalSteps: totalSteps == Int.max ? nil : totalSteps,
-                                                 forcePlain: options.plainProgress) : nil
+        // A replay stops early (options.endStep); the schedule still spans totalSteps.
+        let endStep = min(totalSteps, options.endStep ?? Int.max)
+        let display = isLeader && options.reportsProgress
+            ? ProgressDisplay(totalSteps: endStep == Int.max ? nil : endStep, forcePlain: options.plainProgress) : nil
         let logEvery = config.run.training.logEvery
         let evalEvery = config.run.training.evalEvery
         let consistencyEvery = config.run.parallel.consistencyEvery
@@ -260,7 +278,7 @@ public final class Trainer {
         var lastLoss = Double.nan
         var lastEvaluation: EvaluationResult?
 
-        while step < totalSteps {
+        while step < endStep {
             let learningRate = schedule.learningRate(at: step)
             let (loss, correct, count): (Double, Double, Double)
             if skipSteps.contains(step + 1) {
@@ -286,7 +304,7 @@ public final class Trainer {
                 windowSteps += 1
             }
 
-            let isLast = step == totalSteps
+            let isLast = step == endStep
             if step % logEvery == 0 || isLast {
                 var sums = [windowLoss, windowCorrect, windowCount]
                 try watched(.lossAllreduce, step: step) { try communicator.allSum(&sums) }
@@ -312,7 +330,7 @@ public final class Trainer {
             if consistencyEvery > 0 && step % consistencyEvery == 0 {
                 try watched(.consistencyCheck, step: step) { try sync.verifyConsistent(model.parameters, step: step) }
             }
-            if (evalEvery > 0 && step % evalEvery == 0) || isLast {
+            if (evalEvery > 0 && step % evalEvery == 0) || (isLast && options.evaluatesAtEnd) {
                 lastEvaluation = try watched(.evaluation, step: step) { try evaluateAndReport(display: display) }
                 windowClock.reset()
             }

@@ -13,6 +13,7 @@ struct DDPCommand: ParsableCommand {
         subcommands: [TrainCommand.self, LaunchCommand.self, PrepareCommand.self, EnvCommand.self, BenchCommand.self, ConfigCommand.self]
             + [PlotCommand.self, CompressCommand.self]
             + [EvalCommand.self, PredictCommand.self, InspectCommand.self, ServeCommand.self]
+            + [ReplayCommand.self, VerifyCommand.self]
             + [ExportCommand.self]
     )
 }
