@@ -204,4 +204,31 @@ final class ReplayVerifyCommandTests: CheckpointTestCase {
         XCTAssertEqual(result.exitCode, 0, "\(result)")
         XCTAssertEqual(result.stdoutLines.last, "ddp: verify: 3 checkpoints, 2 replays, all bit for bit", "\(result)")
     }
+
+    // MARK: - --explain
+
+    /// A run that rolled back over a poisoned CSV row: the replay from the
+    /// checkpoint before the first rollback finds the anomalous step and
+    /// names the row, the layer whose output and the parameter whose
+    /// gradient first go non-finite; on 2 ranks, writing nothing.
+    func testExplainNamesThePoisonedSampleAndTheFirstNonFiniteLayer() throws {
+        let config = PoisonedTable.config(path: try PoisonedTable.write(in: scratch))
+        let run = try train(ranks: 2, name: "poisoned", extra: ["--set", "training.on_anomaly=rollback"], config: config)
+        let first = try XCTUnwrap(CheckpointStore.verify(checkpoint(run, step: 27)).anomalies?.skipped.first)
+        XCTAssertTrue(first.samples.contains(PoisonedTable.poisonedRow))
+        let start = (first.step - 1) / 4 * 4
+        let before = try listing(run)
+        let result = try ddp(ranks: 2, ["replay", "--checkpoint", checkpoint(run, step: start).path,
+                                        "--to-step", "27", "--explain"])
+        XCTAssertEqual(result.exitCode, 0, "\(result)")
+        XCTAssertEqual(result.stdoutLines.first,
+                       "ddp: replay from step-\(String(format: "%08d", start)): step \(first.step) is anomalous: the loss is not finite (NaN or Inf)",
+                       "\(result)")
+        let named = result.stdoutLines.filter { $0.hasPrefix("ddp: sample ") }
+        XCTAssertEqual(named.count, 1, "\(result)")
+        XCTAssertTrue(named.first?.hasPrefix("ddp: sample \(PoisonedTable.poisonedRow) (rank ") ?? false, "\(result)")
+        XCTAssertTrue(named.first?.hasSuffix("first non-finite output: layer layers.1; first non-finite gradient: layers.1.weight") ?? false,
+                      "\(result)")
+        XCTAssertEqual(try listing(run), before, "--explain writes nothing")
+    }
 }

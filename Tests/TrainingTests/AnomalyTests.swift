@@ -11,53 +11,10 @@ import XCTest
 /// rolled-back run equals a fresh one given its skip list; a loss spike at a
 /// known step is found there and nowhere else.
 final class AnomalyTests: CheckpointTestCase {
-    /// The row of the CSV whose first feature is near Float32's largest value.
-    static let poisonedRow = 37
+    static let poisonedRow = PoisonedTable.poisonedRow
 
-    /// 120 rows of 4 features and a class of 3, deterministic; row
-    /// ``poisonedRow`` overflows the first layer (normalization off).
-    func poisonedCSV() throws -> String {
-        var lines = ["f0,f1,f2,f3,label"]
-        var state: UInt64 = 12345
-        func next() -> Double {
-            state = state &* 6364136223846793005 &+ 1442695040888963407
-            return Double(state >> 11) / Double(1 << 53)
-        }
-        for row in 0..<120 {
-            let label = row % 3
-            var features = (0..<4).map { _ in String(format: "%.4f", next() + Double(label) * 0.8) }
-            if row == Self.poisonedRow { features[0] = "3.0e38" }
-            lines.append(features.joined(separator: ",") + ",\(label)")
-        }
-        let url = scratch.appendingPathComponent("poisoned.csv")
-        try lines.joined(separator: "\n").write(to: url, atomically: true, encoding: .utf8)
-        return url.path
-    }
-
-    /// 108 training rows at batch 12: 9 steps per epoch, 3 epochs.
     func poisonedConfig() throws -> String {
-        """
-        model:
-          kind: mlp
-          hidden: [8]
-        data:
-          dataset: csv
-          path: \(try poisonedCSV())
-          normalize: none
-          validation_fraction: 0.1
-        optimizer:
-          kind: sgd
-          lr: 0.05
-          momentum: 0.9
-        training:
-          batch_size: 12
-          epochs: 3
-          log_every: 3
-          eval_batch_size: 12
-        checkpoint:
-          every: 4
-          keep_last: 100
-        """
+        PoisonedTable.config(path: try PoisonedTable.write(in: scratch))
     }
 
     /// The steps whose global batch holds the poisoned row, found from the

@@ -24,7 +24,8 @@ final class CheckpointNonFiniteTests: CheckpointTestCase {
         let before = trainer.model.parameters.values.array
         XCTAssertThrowsError(try trainer.run()) { error in
             XCTAssertEqual("\(error)", "step 4: the loss is not finite (NaN or Inf); training.on_anomaly: stop; "
-                                        + "the newest checkpoint, step-00000003, predates it")
+                                        + "the newest checkpoint, step-00000003, predates it (ddp replay --checkpoint it "
+                                        + "--to-step 4 --explain names the samples responsible)")
         }
         XCTAssertEqual(CheckpointStore(runDirectory: run).list().map(\.step), [3], "nothing written after the bad step")
         XCTAssertEqual(trainer.optimizer.stepCount, 3, "the bad update was not applied")

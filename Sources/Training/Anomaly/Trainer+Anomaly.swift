@@ -80,8 +80,10 @@ extension Trainer {
         let anomalous = step + 1
         switch config.run.training.onAnomaly {
         case .stop:
-            let newest = lastCheckpointStep.map { "the newest checkpoint, \(CheckpointStore.name(step: $0)), predates it" }
-                ?? "no checkpoint predates it"
+            let newest = lastCheckpointStep.map {
+                "the newest checkpoint, \(CheckpointStore.name(step: $0)), predates it (ddp replay --checkpoint it "
+                    + "--to-step \(anomalous) --explain names the samples responsible)"
+            } ?? "no checkpoint predates it"
             throw RunError.anomaly(step: anomalous, reason: reason,
                                    detail: "training.on_anomaly: stop; \(newest)")
         case .skip:
@@ -144,6 +146,7 @@ extension Trainer {
         guard isLeader else { return }
         metrics?.write([("kind", .string("anomaly")), ("step", .int(skipped)), ("reason", .string(reason)),
                         ("action", .string(action)), ("samples", .ints(samples))])
+        guard options.reportsProgress else { return }
         let shown = samples.prefix(8).map(String.init).joined(separator: ", ") + (samples.count > 8 ? ", ..." : "")
         let what = ["skip": "update skipped", "rollback": "rolling back and skipping it", "listed": "skipped"][action] ?? action
         print("ddp: step \(skipped): \(reason); \(what) (samples \(shown); \(samples.count) in all)")

@@ -134,7 +134,7 @@ struct ReplayPlan: Codable {
     /// checkpoint's, else the start's), with a checkpoint only at the end, no
     /// evaluation, `training.steps` raised to `target` only when the run ends
     /// before it, and `data.dir` replaced when asked. All free on resume.
-    func config(target: Int, dataDirectory: String?) throws -> ResolvedConfig {
+    func config(target: Int, dataDirectory: String?, extra: [String] = []) throws -> ResolvedConfig {
         var (yaml, source) = (startState.config, start)
         if let stored, let storedState { (yaml, source) = (storedState.config, stored) }
         let label = source + "/" + CheckpointStore.stateFile + " (its config)"
@@ -144,6 +144,6 @@ struct ReplayPlan: Codable {
         var overrides = ["checkpoint.every=0", "training.eval_every=0"]
         if target > total { overrides += ["training.steps=\(target)", "training.epochs=0"] }
         if let dataDirectory { overrides.append("data.dir=\(dataDirectory)") }
-        return try ResolvedConfig.parse(yaml: yaml, source: label, overrides: overrides)
+        return try ResolvedConfig.parse(yaml: yaml, source: label, overrides: overrides + extra)
     }
 }

@@ -15,6 +15,10 @@ struct ReplayCommand: ParsableCommand {
             The replay writes into a scratch run directory, never the run's own. Exits 0 when the
             replay matches (or there is no checkpoint of that step to compare with), 1 when it differs,
             naming the first tensor and element, 2 for bad input such as the wrong number of ranks.
+            With --explain it stops at the first anomalous step after the checkpoint (NaN, Inf or a
+            spike; at the latest --to-step), and runs each sample of that step alone: its loss,
+            gradient norm, and the first layer whose output and the first parameter whose gradient
+            go non-finite. Exits 0 when it explained a step.
             """
     )
 
@@ -31,8 +35,12 @@ struct ReplayCommand: ParsableCommand {
     @Option(name: .customLong("data-dir"), help: "Where the data sets are, if not the recorded data.dir.")
     var dataDirectory: String?
 
+    @Flag(name: .long, help: "Find the first anomalous step up to --to-step and name the samples and layers responsible.")
+    var explain = false
+
     func validate() throws {
         if toStep < 1 { throw ValidationError("--to-step must be at least 1") }
+        if explain && runDirectory != nil { throw ValidationError("--explain writes nothing: drop --run-dir") }
     }
 
     func run() throws {
@@ -40,6 +48,15 @@ struct ReplayCommand: ParsableCommand {
         var rerun = "ddp replay --checkpoint \(checkpoint) --to-step \(toStep)"
         if let runDirectory { rerun += " --run-dir \(runDirectory)" }
         if let dataDirectory { rerun += " --data-dir \(dataDirectory)" }
+        if explain {
+            var found: AnomalyExplanation?
+            try runOnAllRanks(world) {
+                found = try RunReplay.explain(from: checkpoint, toStep: toStep, dataDirectory: dataDirectory,
+                                              communicator: world, rerun: rerun + " --explain")
+            }
+            if world.rank == 0, let found { for line in found.lines { print("ddp: " + line) } }
+            return
+        }
         var result: ReplayResult?
         try runOnAllRanks(world) {
             result = try RunReplay.replay(from: checkpoint, toStep: toStep, scratch: runDirectory,
