@@ -157,6 +157,17 @@ public struct CheckpointStore: Sendable {
 
     // MARK: - Verifying
 
+    /// ``verify(_:)``, and that the checkpoint records `step`, the step its
+    /// directory's name gives.
+    public static func verify(_ directory: URL, step: Int) throws -> TrainerState {
+        let state = try verify(directory)
+        guard state.step == step else {
+            throw CheckpointError.malformed(path: directory.appendingPathComponent(stateFile).path,
+                                            reason: "records step \(state.step), not \(step)")
+        }
+        return state
+    }
+
     /// Reads `trainer.json` of the checkpoint in `directory` and checks the
     /// size and SHA-256 of every file it records.
     ///
@@ -212,11 +223,7 @@ public struct CheckpointStore: Sendable {
         let checkpoints = list()
         for checkpoint in checkpoints {
             do {
-                let state = try Self.verify(checkpoint.url)
-                guard state.step == checkpoint.step else {
-                    throw CheckpointError.malformed(path: checkpoint.url.appendingPathComponent(Self.stateFile).path,
-                                                    reason: "records step \(state.step), not \(checkpoint.step)")
-                }
+                let state = try Self.verify(checkpoint.url, step: checkpoint.step)
                 try accepting(checkpoint.url, state)
                 return ((checkpoint.url, state), rejected)
             } catch {

@@ -34,14 +34,7 @@ extension RunReplay {
     /// - Throws: What ``replay(from:toStep:scratch:dataDirectory:communicator:rerun:)`` throws.
     public static func explain(from checkpoint: String, toStep target: Int, dataDirectory: String? = nil,
                                communicator: Communicator, rerun: String) throws -> AnomalyExplanation {
-        let plan = try communicator.leaderValue("read the checkpoint \(checkpoint)") {
-            try ReplayPlan.make(checkpoint: checkpoint, target: target)
-        }
-        let startName = URL(fileURLWithPath: plan.start).lastPathComponent
-        guard plan.startState.worldSize == communicator.size else {
-            throw ReplayError.wrongRankCount(checkpoint: startName, worldSize: plan.startState.worldSize,
-                                             ranks: communicator.size, rerun: rerun)
-        }
+        let plan = try ReplayPlan.shared(checkpoint: checkpoint, target: target, communicator: communicator, rerun: rerun)
         let config = try plan.config(target: target, dataDirectory: dataDirectory, extra: ["training.on_anomaly=stop"])
         var options = RunOptions(directory: nil, plainProgress: true)
         options.evaluatesAtEnd = false
@@ -59,6 +52,6 @@ extension RunReplay {
             }
         }
         let explanation = try trainer.explain(step: anomaly?.step ?? target)
-        return AnomalyExplanation(startName: startName, reason: anomaly?.reason, explanation: explanation)
+        return AnomalyExplanation(startName: plan.startName, reason: anomaly?.reason, explanation: explanation)
     }
 }

@@ -43,14 +43,8 @@ public enum RunReplay {
     public static func replay(from checkpoint: String, toStep target: Int, scratch: String? = nil,
                               dataDirectory: String? = nil, communicator: Communicator,
                               rerun: String) throws -> ReplayResult {
-        let plan = try communicator.leaderValue("read the checkpoint \(checkpoint)") {
-            try ReplayPlan.make(checkpoint: checkpoint, target: target)
-        }
-        let startName = URL(fileURLWithPath: plan.start).lastPathComponent
-        guard plan.startState.worldSize == communicator.size else {
-            throw ReplayError.wrongRankCount(checkpoint: startName, worldSize: plan.startState.worldSize,
-                                             ranks: communicator.size, rerun: rerun)
-        }
+        let plan = try ReplayPlan.shared(checkpoint: checkpoint, target: target, communicator: communicator, rerun: rerun)
+        let startName = plan.startName
         let config = try plan.config(target: target, dataDirectory: dataDirectory)
         let place = try communicator.leaderValue("create the replay's scratch run directory") {
             try ReplayScratch.make(scratch)
@@ -105,6 +99,22 @@ struct ReplayPlan: Codable {
     /// The steps the stored checkpoint records as skipped without being computed.
     var storedSkips: Set<Int> { storedState?.anomalies?.stepsSkippedUncomputed ?? [] }
 
+    /// The checkpoint's directory name, e.g. `step-00000020`.
+    var startName: String { URL(fileURLWithPath: start).lastPathComponent }
+
+    /// ``make(checkpoint:target:)`` on rank 0, sent to every rank, which all
+    /// refuse alike to replay on another number of ranks than the checkpoint's.
+    static func shared(checkpoint: String, target: Int, communicator: Communicator, rerun: String) throws -> ReplayPlan {
+        let plan = try communicator.leaderValue("read the checkpoint \(checkpoint)") {
+            try ReplayPlan.make(checkpoint: checkpoint, target: target)
+        }
+        guard plan.startState.worldSize == communicator.size else {
+            throw ReplayError.wrongRankCount(checkpoint: plan.startName, worldSize: plan.startState.worldSize,
+                                             ranks: communicator.size, rerun: rerun)
+        }
+        return plan
+    }
+
     /// Reads and verifies `checkpoint` and, when it exists, its sibling of step `target` (rank 0).
     static func make(checkpoint: String, target: Int) throws -> ReplayPlan {
         let url = URL(fileURLWithPath: checkpoint).standardizedFileURL
@@ -120,11 +130,7 @@ struct ReplayPlan: Codable {
         let sibling = url.deletingLastPathComponent().appendingPathComponent(CheckpointStore.name(step: target))
         var plan = ReplayPlan(start: url.path, startState: state)
         if FileManager.default.fileExists(atPath: sibling.path) {
-            let stored = try CheckpointStore.verify(sibling)
-            guard stored.step == target else {
-                throw CheckpointError.malformed(path: sibling.appendingPathComponent(CheckpointStore.stateFile).path,
-                                                reason: "records step \(stored.step), not \(target)")
-            }
+            let stored = try CheckpointStore.verify(sibling, step: target)
             (plan.stored, plan.storedState) = (sibling.path, stored)
         }
         return plan
