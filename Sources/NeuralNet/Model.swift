@@ -69,8 +69,9 @@ public protocol Model: AnyObject {
     /// Inference: class logits `[B, classes]`, or next-token logits `[B, T, vocab]`.
     func logits(inputs: Tensor) -> Tensor
 
-    /// Watches the layers' values while set; `nil` by default. Models whose
-    /// layers are fused kernels (the GPT) cannot be watched: setting it does nothing.
+    /// Watches the layers' values while set; `nil` by default, and a model
+    /// that cannot be watched ignores it. A GPT shows its activations after
+    /// the trunk, in forward order, and no input gradients.
     var layerObserver: LayerObserver? { get set }
 }
 

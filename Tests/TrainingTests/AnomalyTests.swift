@@ -146,6 +146,19 @@ final class AnomalyTests: CheckpointTestCase {
                       "\(explanation.lines)")
     }
 
+    /// A GPT whose `blocks.1.mlp.fc.weight` holds a NaN: every sample goes
+    /// non-finite first at that layer's output, which the explanation names.
+    func testExplainNamesTheFirstNonFiniteActivationOfAGPT() throws {
+        let trainer = try makeTrainer(Self.gptConfig, runDirectory: nil)
+        let poisoned = try XCTUnwrap(trainer.model.parameters.parameters.first { $0.name == "blocks.1.mlp.fc.weight" })
+        trainer.model.parameters.values.pointer[poisoned.offset + 3] = .nan
+        let explanation = try trainer.explain(step: 1)
+        XCTAssertFalse(explanation.samples.isEmpty)
+        XCTAssertTrue(explanation.samples.allSatisfy { $0.isNonFinite && $0.firstNonFiniteOutput == "blocks.1.mlp.fc" },
+                      "\(explanation.lines)")
+        XCTAssertEqual(explanation.responsible.count, explanation.samples.count)
+    }
+
     // MARK: - Spikes
 
     /// Trains with every rank's targets of `scrambled` rotated, under

@@ -19,6 +19,9 @@ public final class GPT: Model {
 
     let layout: GPTParameterLayout
     private var workspace: GPTWorkspace?
+    /// Sees the activations of each forward with a loss, after the trunk
+    /// (its kernels are fused: the values are shown once they are all computed).
+    public var layerObserver: LayerObserver?
 
     /// What the last forward left for backward.
     struct Pending {
@@ -85,6 +88,7 @@ public final class GPT: Model {
         }
         let useDropout = isTraining && configuration.dropout > 0
         runTrunk(ws, batch: batch, time: time, dropout: useDropout)
+        if let layerObserver { ws.observeActivations(batch: batch, time: time, configuration: configuration, layerObserver) }
         let sums = KernelProfile.measure(GPTProfile.crossEntropy) {
             GPTKernels.crossEntropyForward(probabilities: ws.logits, targets: ws.targets, rows: batch * time, vocab: v)
         }

@@ -99,6 +99,33 @@ final class GPTWorkspace {
         ids.deallocate()
     }
 
+    /// Shows `observer` every activation of the last forward of a
+    /// `batch x time` step, in forward order, under the names of the
+    /// parameters that make them (`blocks.0.attn.qkv`); the logits before the
+    /// loss turns them into probabilities.
+    func observeActivations(batch: Int, time: Int, configuration: GPTConfiguration, _ observer: LayerObserver) {
+        let rows = batch * time, c = configuration.width
+        func show(_ name: String, _ pointer: UnsafeMutablePointer<Float>, _ count: Int) {
+            observer(name, .output, Tensor(viewing: floats, offset: pointer - floats.base, shape: [count]))
+        }
+        show("wte+wpe", encoded, rows * c)
+        for (l, block) in blocks.enumerated() {
+            let p = "blocks.\(l)."
+            show(p + "ln1", block.ln1, rows * c)
+            show(p + "attn.qkv", block.qkv, 3 * rows * c)
+            show(p + "attn.scores", block.att, batch * configuration.heads * time * time)
+            show(p + "attn", block.attention, rows * c)
+            show(p + "attn.proj", block.attnProj, rows * c)
+            show(p + "attn.residual", block.residual2, rows * c)
+            show(p + "ln2", block.ln2, rows * c)
+            show(p + "mlp.fc", block.fcGELU, 4 * rows * c)
+            show(p + "mlp.proj", block.mlpProj, rows * c)
+            show(p + "mlp.residual", block.residual3, rows * c)
+        }
+        show("ln_f", lnf, rows * c)
+        show("logits", logits, rows * configuration.vocabSize)
+    }
+
     /// Whether a `batch x time` step fits.
     func holds(batch: Int, time: Int) -> Bool {
         batch <= self.batch && time <= self.time

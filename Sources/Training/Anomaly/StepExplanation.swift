@@ -18,8 +18,8 @@ public struct StepExplanation: Sendable {
         /// Its loss alone, and the norm of its gradient alone.
         public let loss: Double
         public let gradientNorm: Double
-        /// The first layer whose output is not finite, if any (models built
-        /// of layers; a GPT's fused kernels are not watched).
+        /// The first layer whose output is not finite, if any (for a GPT,
+        /// the first of its activations in forward order).
         public let firstNonFiniteOutput: String?
         /// The first parameter, in backward order, whose gradient is not finite.
         public let firstNonFiniteGradient: String?
