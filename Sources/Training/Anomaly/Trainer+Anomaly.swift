@@ -39,11 +39,23 @@ extension Trainer {
         let gradients = model.parameters.gradients
         let owned = reducer.ownedRange
         // Each rank checks its own slices; the flags are combined below.
-        let gradientsFinite = reducer.averagedGradientsFinite
-            ?? Kernels.allFinite(gradients.pointer + owned.lowerBound, count: owned.count)
-        let stop = PreemptionSignal.received != 0 || (isLeader && stopRequested())
         let sigmas = config.run.training.spikeSigmas
-        let squares = sigmas > 0 && gradientsFinite ? sumOfSquares(gradients, range: normSlice) : 0
+        let gradientsFinite: Bool
+        var squares = 0.0
+        if let averagedFinite = reducer.averagedGradientsFinite {
+            gradientsFinite = averagedFinite
+            if sigmas > 0 && averagedFinite { squares = sumOfSquares(gradients, range: normSlice) }
+        } else if sigmas > 0 {
+            // One pass for both: a Double sum of Float squares cannot
+            // overflow, so it is finite exactly when every element is.
+            let ownedSquares = sumOfSquares(gradients, range: owned)
+            gradientsFinite = ownedSquares.isFinite
+            // Unsharded, every rank holds all of them: counted once, from rank 0.
+            squares = reducer.holdsOnlyItsShard || isLeader ? ownedSquares : 0
+        } else {
+            gradientsFinite = Kernels.allFinite(gradients.pointer + owned.lowerBound, count: owned.count)
+        }
+        let stop = PreemptionSignal.received != 0 || (isLeader && stopRequested())
         let mine: [Double] = [lossSum.isFinite ? 0 : 1, gradientsFinite ? 0 : 1, stop ? 1 : 0, lossSum, squares]
         let all = try communicator.allGather(mine)
         var flags = [0.0, 0.0, 0.0], lossTotal = 0.0, squareTotal = 0.0
