@@ -69,6 +69,12 @@ public final class DistributedSampler {
         self.dropLast = dropLast
     }
 
+    /// A sampler of the same permutations with a cache of its own, for a
+    /// thread other than the one this one serves (a loader may be prefetching).
+    public func copy() -> DistributedSampler {
+        DistributedSampler(count: count, ranks: ranks, rank: rank, seed: seed, shuffle: shuffle, dropLast: dropLast)
+    }
+
     /// The number of samples each rank takes per epoch.
     public var samplesPerRank: Int {
         dropLast ? count / ranks : (count + ranks - 1) / ranks

@@ -85,10 +85,9 @@ extension Trainer {
     /// not in the middle of training.
     public func explain(step explained: Int) throws -> StepExplanation {
         precondition(explained >= 1, "Trainer.explain: step \(explained) is not a step (they count from 1)")
-        let epoch = (explained - 1) / stepsPerEpoch, first = ((explained - 1) % stepsPerEpoch) * accumulation
-        let sampler = loader.sampler
-        let copy = DistributedSampler(count: sampler.count, ranks: sampler.ranks, rank: sampler.rank, seed: sampler.seed,
-                                      shuffle: sampler.shuffle, dropLast: sampler.dropLast)
+        let start = firstBatch(ofStep: explained)
+        let (epoch, first) = (start.epoch, start.batch)
+        let sampler = loader.sampler.copy()
         let parameters = model.parameters
         let byOffset = parameters.parameters.sorted { $0.offset < $1.offset }
         var layerNames: [String] = []
@@ -110,7 +109,7 @@ extension Trainer {
         var mine: [Double] = []
         for micro in 0..<accumulation {
             let batch = loader.load(SamplerPosition(epoch: epoch, batch: first + micro))
-            let indices = copy.batchIndices(first + micro, epoch: epoch, batchSize: loader.batchSize)
+            let indices = sampler.batchIndices(first + micro, epoch: epoch, batchSize: loader.batchSize)
             let inputSize = batch.inputs.count / batch.count, targetSize = batch.targets.count / batch.count
             for k in 0..<batch.count {
                 let inputs = Tensor(viewing: batch.inputs.storage, offset: batch.inputs.offset + k * inputSize,

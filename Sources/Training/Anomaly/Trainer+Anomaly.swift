@@ -126,17 +126,20 @@ extension Trainer {
 // MARK: - Skipping and rolling back
 
 extension Trainer {
+    /// Where step `step` (from 1) starts reading: its epoch and first
+    /// micro-batch. Epochs end on a step boundary (see `nextBatch`), so each
+    /// step reads `accumulation` micro-batches from here.
+    func firstBatch(ofStep step: Int) -> SamplerPosition {
+        SamplerPosition(epoch: (step - 1) / stepsPerEpoch, batch: ((step - 1) % stepsPerEpoch) * accumulation)
+    }
+
     /// The indices of step `step`'s global batch in the original data set
-    /// (``originalIndex(of:in:)``; the same on every rank): epoch
-    /// `(step - 1) / stepsPerEpoch`, its micro-batches in order. A sampler
-    /// of its own, since the loader's may be prefetching.
+    /// (``originalIndex(of:in:)``; the same on every rank), its micro-batches in order.
     public func sampleIndices(ofStep step: Int) -> [Int] {
-        let sampler = loader.sampler
-        let copy = DistributedSampler(count: sampler.count, ranks: sampler.ranks, rank: sampler.rank, seed: sampler.seed,
-                                      shuffle: sampler.shuffle, dropLast: sampler.dropLast)
-        let first = ((step - 1) % stepsPerEpoch) * accumulation
-        return copy.globalIndices(batches: first..<(first + accumulation), epoch: (step - 1) / stepsPerEpoch,
-                                  batchSize: loader.batchSize).map { originalIndex(of: $0, in: data.train) }
+        let first = firstBatch(ofStep: step)
+        return loader.sampler.copy()
+            .globalIndices(batches: first.batch..<(first.batch + accumulation), epoch: first.epoch, batchSize: loader.batchSize)
+            .map { originalIndex(of: $0, in: data.train) }
     }
 
     /// Steps over step `step + 1` without computing it: the sampler moves
@@ -146,8 +149,8 @@ extension Trainer {
         if !anomalies.skipped.contains(where: { $0.step == skipped }) {
             recordSkip(step: skipped, reason: "listed in training.skip_steps", action: "listed")
         }
-        let first = ((skipped - 1) % stepsPerEpoch) * accumulation
-        loader.restore(SamplerPosition(epoch: (skipped - 1) / stepsPerEpoch, batch: first + accumulation))
+        let first = firstBatch(ofStep: skipped)
+        loader.restore(SamplerPosition(epoch: first.epoch, batch: first.batch + accumulation))
     }
 
     /// Records a skipped step in the history (and so in the next
@@ -198,9 +201,7 @@ extension Trainer {
 
     /// The state of step 0, rebuilt from the seed as `init` built it.
     private func restoreInitialState() {
-        let seed = UInt64(config.run.training.seed)
-        model.initializeParameters(seed: seed)
-        model.dropoutGenerator = RandomGenerator(seed: seed, stream: 0xD0 &+ UInt64(communicator.rank))
+        Self.initialize(model, seed: UInt64(config.run.training.seed), rank: communicator.rank)
         for state in optimizer.stateBuffers { state.tensor.fill(0) }
         optimizer.stepCount = 0
         loader.restore(SamplerPosition(epoch: 0, batch: 0))

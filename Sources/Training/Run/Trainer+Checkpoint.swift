@@ -296,7 +296,7 @@ extension Trainer {
             model.dropoutGenerator = generator
         } else {
             let seed = UInt64(config.run.training.seed)
-            model.dropoutGenerator = RandomGenerator(seed: seed &+ UInt64(state.step), stream: 0xD0 &+ UInt64(communicator.rank))
+            model.dropoutGenerator = Self.dropoutGenerator(seed: seed &+ UInt64(state.step), rank: communicator.rank)
         }
         loader.restore(state.samplerPosition)
         restoreAnomalyWindows(state.anomalies ?? AnomalyHistory())

@@ -148,8 +148,7 @@ public final class Trainer {
                              communicator: communicator)
         model = try Self.makeModel(config, data: data, communicator: communicator)
         let seed = UInt64(config.run.training.seed)
-        model.initializeParameters(seed: seed)
-        model.dropoutGenerator = RandomGenerator(seed: seed, stream: 0xD0 &+ UInt64(communicator.rank))
+        Self.initialize(model, seed: seed, rank: communicator.rank)
 
         do {
             watchdog?.arm(.startup, step: 0)
@@ -193,6 +192,18 @@ public final class Trainer {
             metrics = try MetricsLog(url: directory.appendingPathComponent(MetricsLog.fileName))
             events = try TensorBoardEventWriter(directory: directory)
         }
+    }
+
+    /// Sets the parameters and rank `rank`'s dropout generator from `seed`:
+    /// the state of step 0, the same bits on every run.
+    static func initialize(_ model: Model, seed: UInt64, rank: Int) {
+        model.initializeParameters(seed: seed)
+        model.dropoutGenerator = dropoutGenerator(seed: seed, rank: rank)
+    }
+
+    /// Rank `rank`'s dropout stream from `seed`.
+    static func dropoutGenerator(seed: UInt64, rank: Int) -> RandomGenerator {
+        RandomGenerator(seed: seed, stream: 0xD0 &+ UInt64(rank))
     }
 
     /// Builds the model, with its gradients in memory shared by the ranks
