@@ -26,21 +26,22 @@ public final class SignalForwarder {
     private let queue = DispatchQueue(label: "ddp.launch.signals")
 
     public init() {
-        // A signal held since `main` began reaches the recording handler
-        // first: SIG_IGN would discard it while pending.
+        // Until the dispatch sources install their handler, the recording
+        // one (``PreemptionSignal/holdSignals(_:)``) takes the signals, in
+        // any thread: OpenBLAS's threads block none, so SIG_IGN here would
+        // discard one that reaches them. Once the sources' handler is in
+        // place, what was recorded meanwhile is handled.
+        Self.holdSignals()
         var set = Self.handledSet
         pthread_sigmask(SIG_UNBLOCK, &set, nil)
-        // Blocked while the sources are set up, so none arrives in between
-        // and is lost to SIG_IGN.
-        Self.holdSignals()
         for signal in Self.handled {
-            Foundation.signal(signal, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: signal, queue: queue)
             source.setEventHandler { [unowned self] in self.received(signal) }
             source.resume()
             sources.append(source)
         }
-        pthread_sigmask(SIG_UNBLOCK, &set, nil)
+        let deadline = Date().addingTimeInterval(2)
+        while Self.handled.contains(where: PreemptionSignal.isRecording) && Date() < deadline { usleep(1_000) }
         let early = PreemptionSignal.received
         if early != 0 {
             PreemptionSignal.reset()

@@ -37,11 +37,22 @@ public enum PreemptionSignal {
         preemptionFlagAddress = flag
         for signal in signals {
             var action = sigaction()
-            action.__sigaction_handler.sa_handler = { signal in preemptionFlagAddress?.pointee = signal }
+            action.__sigaction_handler.sa_handler = recorder
             sigemptyset(&action.sa_mask)
             action.sa_flags = SA_RESTART
             sigaction(signal, &action, nil)
         }
+    }
+
+    private static let recorder: @convention(c) (Int32) -> Void = { signal in preemptionFlagAddress?.pointee = signal }
+
+    /// Whether `signal` still goes to the recording handler (not yet to a
+    /// handler installed after it, such as a dispatch signal source's).
+    public static func isRecording(_ signal: Int32) -> Bool {
+        var current = sigaction()
+        sigaction(signal, nil, &current)
+        guard let handler = current.__sigaction_handler.sa_handler else { return false }
+        return unsafeBitCast(handler, to: UnsafeRawPointer.self) == unsafeBitCast(recorder, to: UnsafeRawPointer.self)
     }
 
     /// The environment variable that carries a signal received before the
