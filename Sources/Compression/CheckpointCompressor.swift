@@ -107,8 +107,8 @@ public enum CheckpointCompressor {
         }
         let source = try InferenceCheckpoint.load(checkpoint)
         let kind = source.config.run.model.kind
-        if kind == "gpt" && (options.quantizeInt8 || options.lowRank != nil) {
-            throw CompressionError.unsupported(model: kind, what: options.quantizeInt8 ? "int8 quantization" : "low-rank factorization")
+        if kind == "gpt" && options.lowRank != nil {
+            throw CompressionError.unsupported(model: kind, what: "low-rank factorization")
         }
         let outputURL = URL(fileURLWithPath: output)
         if outputURL.standardizedFileURL.path == source.directory.standardizedFileURL.path {
@@ -141,6 +141,7 @@ public enum CheckpointCompressor {
         var record = CompressionRecord(source: source.directory.path, pruning: nil,
                                        quantization: options.quantizeInt8 ? "int8" : nil, lowRank: nil,
                                        factorized: [], quantized: [])
+        if options.quantizeInt8 { record.activations = CompressionRecord.dynamicInt8Activations }
         if let sparsity = options.pruneSparsity {
             let mask = MagnitudePruning.mask(for: store, sparsity: sparsity, scope: options.pruneScope)
             mask.apply(to: store)
@@ -236,10 +237,19 @@ public enum CheckpointCompressor {
             out.append((SafetensorsEntry(name: name + ".scale", shape: [q.rows], dtype: .f32), .floats(q.scales)))
             record.quantized.append(name)
         }
+        let gptLinears = ["attn.qkv.weight", "attn.proj.weight", "mlp.fc.weight", "mlp.proj.weight"]
         for p in store.parameters.reversed() {
             let value = store.value(p.name)
             let isLinearWeight = p.shape.count == 2 && (kind == "mlp" && p.name.hasPrefix("layers.") && p.name.hasSuffix(".weight")
                                                         || kind == "cnn" && (p.name == "fc1.weight" || p.name == "fc2.weight"))
+            // Convolutions and the GPT's block products are quantized, never
+            // factorized; the GPT's embeddings (and so its tied head) stay Float32.
+            let isQuantizedOnly = kind == "cnn" && (p.name == "conv1.weight" || p.name == "conv2.weight")
+                || kind == "gpt" && p.name.hasPrefix("blocks.") && gptLinears.contains { p.name.hasSuffix($0) }
+            if isQuantizedOnly {
+                matrix(p.name, value)
+                continue
+            }
             guard isLinearWeight else {
                 dense(p.name, value)
                 continue

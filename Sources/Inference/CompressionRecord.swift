@@ -49,6 +49,12 @@ public struct CompressionRecord: Codable, Equatable, Sendable {
     public var pruning: Pruning?
     /// `int8` (symmetric, per output channel) or `nil`.
     public var quantization: String?
+    /// How an int8 model computes, e.g. ``Self/dynamicInt8Activations``;
+    /// `nil` for Float32 compute (and in records written before int8 compute).
+    public var activations: String?
+    /// The int8 compute of this version: activations quantized at run time
+    /// and multiplied in integers.
+    public static let dynamicInt8Activations = "uint8 per row (per image in convolutions), quantized at run time; int32 products"
     /// `energy 0.9` or `rank 32`, when low-rank factorization was asked for.
     public var lowRank: String?
     /// The matrices that were factorized (others were skipped: no saving).

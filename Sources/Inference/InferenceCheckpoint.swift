@@ -40,8 +40,8 @@ public struct LoadedCheckpoint {
 /// | `NAME.values` + `NAME.mask` U8                  | sparse (``SparseTensorLayout``), read as the dense tensor |
 ///
 /// and `.u`/`.v` may each be I8 with their own `.scale`. MLPs and CNNs become
-/// an ``InferenceNetwork`` (int8 weights stay int8 in memory); a GPT, which
-/// compression does not change beyond pruning, runs as its trainable model.
+/// an ``InferenceNetwork`` (int8 weights stay int8 in memory); a GPT runs as
+/// its trainable model, its int8 block products (if any) as ``GPT/int8Weights``.
 public enum InferenceCheckpoint {
     /// Resolves `path` to a checkpoint directory: the directory itself when it
     /// holds `trainer.json`, else the newest valid checkpoint of a run
@@ -95,8 +95,10 @@ public enum InferenceCheckpoint {
             }
             return InferenceNetwork.mlp(linears: linears, activation: activation)
         case .cnn:
-            let conv1 = try dense(file, "conv1.weight"), conv2 = try dense(file, "conv2.weight")
-            guard conv1.rank == 4, conv2.rank == 4, conv2.shape[1] == conv1.shape[0], conv1.shape[2] == conv2.shape[2] else {
+            let conv1 = try file.entry("conv1.weight"), conv2 = try file.entry("conv2.weight")
+            guard conv1.shape.count == 4, conv2.shape.count == 4, conv2.shape[1] == conv1.shape[0],
+                  conv1.shape[2] == conv2.shape[2], conv1.shape[2] == conv1.shape[3], conv2.shape[2] == conv2.shape[3],
+                  conv1.shape.allSatisfy({ $0 > 0 }), conv2.shape.allSatisfy({ $0 > 0 }) else {
                 throw fail("conv1.weight \(conv1.shape) and conv2.weight \(conv2.shape) are not a LeNet's")
             }
             let fc1 = try linearWeights(file, "fc1.weight"), fc2 = try linearWeights(file, "fc2.weight")
@@ -112,19 +114,48 @@ public enum InferenceCheckpoint {
             guard configuration.featureSize == side, configuration.flatFeatures == fc1.inputs else {
                 throw fail("fc1 takes \(fc1.inputs) features, which no \(configuration.imageSize)-pixel image gives")
             }
+            func bias(_ name: String, channels: Int) throws -> Tensor {
+                let b = try dense(file, name)
+                guard b.count == channels else { throw fail("\(name) has shape \(b.shape), expected [\(channels)]") }
+                return b
+            }
             return InferenceNetwork.lenet(configuration,
-                                          conv1: ["weight": conv1, "bias": try dense(file, "conv1.bias")],
-                                          conv2: ["weight": conv2, "bias": try dense(file, "conv2.bias")],
+                                          conv1: (try matrix(file, "conv1.weight", rank: 4),
+                                                  try bias("conv1.bias", channels: conv1.shape[0])),
+                                          conv2: (try matrix(file, "conv2.weight", rank: 4),
+                                                  try bias("conv2.bias", channels: conv2.shape[0])),
                                           fc1: (fc1, try dense(file, "fc1.bias")), fc2: (fc2, try dense(file, "fc2.bias")))
         case .gpt(let layers, let heads, let width, let context):
             let embedding = try file.entry("wte.weight")
             let model = GPT(GPTConfiguration(vocabSize: embedding.shape[0], contextLength: context,
                                              layers: layers, heads: heads, width: width, dropout: 0),
                             dropoutSeed: 0)
+            var quantized: [String: QuantizedMatrix] = [:]
             for p in model.parameters.parameters {
                 let entry = try file.entry(p.name)
                 guard entry.shape == p.shape else { throw fail("tensor \(p.name) has shape \(entry.shape), expected \(p.shape)") }
-                model.parameters.value(p.name).buffer.update(fromContentsOf: try file.floats(p.name))
+                if entry.dtype == .i8, case .int8(let q) = try matrix(file, p.name) {
+                    // The Float32 copy keeps the store whole (for export); the products read the codes.
+                    quantized[p.name] = q
+                    model.parameters.value(p.name).copy(from: q.dequantized())
+                } else {
+                    model.parameters.value(p.name).buffer.update(fromContentsOf: try file.floats(p.name))
+                }
+            }
+            if !quantized.isEmpty {
+                var blocks: [GPTInt8Weights.Block] = []
+                for l in 0..<layers {
+                    let names = GPTInt8Weights.parameterNames(layer: l)
+                    let products = names.compactMap { quantized.removeValue(forKey: $0) }
+                    guard products.count == names.count else {
+                        throw fail("layer \(l) has int8 weights for only some of \(names.joined(separator: ", "))")
+                    }
+                    blocks.append(.init(qkv: products[0], attentionProjection: products[1], mlpUp: products[2], mlpDown: products[3]))
+                }
+                guard quantized.isEmpty else {
+                    throw fail("int8 tensors \(quantized.keys.sorted().joined(separator: ", ")) are not a GPT block's products")
+                }
+                model.int8Weights = GPTInt8Weights(blocks: blocks, configuration: model.configuration)
             }
             return ModelInference(model, inputShape: [context])
         }
@@ -142,11 +173,14 @@ public enum InferenceCheckpoint {
         return .full(try matrix(file, name))
     }
 
-    /// A 2-D weight, F32 or I8 with its `.scale`.
-    private static func matrix(_ file: SafetensorsFile, _ name: String) throws -> MatrixWeights {
+    /// A weight of `rank` dimensions (2 for a Linear layer, 4 for a
+    /// convolution), F32, or I8 with its `.scale` (then one row per output
+    /// channel, the other dimensions flattened).
+    private static func matrix(_ file: SafetensorsFile, _ name: String, rank: Int = 2) throws -> MatrixWeights {
         let entry = try file.entry(name)
-        guard entry.shape.count == 2, entry.shape.allSatisfy({ $0 > 0 }) else {
-            throw InferenceError.unrecognizedModel(path: file.path, reason: "\(name) has shape \(entry.shape), expected a matrix")
+        guard entry.shape.count == rank, entry.shape.allSatisfy({ $0 > 0 }) else {
+            throw InferenceError.unrecognizedModel(path: file.path,
+                                                   reason: "\(name) has shape \(entry.shape), expected \(rank) positive dimensions")
         }
         switch entry.dtype {
         case .f32:
@@ -156,7 +190,8 @@ public enum InferenceCheckpoint {
             guard scales.count == entry.shape[0] else {
                 throw InferenceError.unrecognizedModel(path: file.path, reason: "\(name).scale has \(scales.count) values for \(entry.shape[0]) rows")
             }
-            return .int8(QuantizedMatrix(rows: entry.shape[0], columns: entry.shape[1], values: try file.int8s(name), scales: scales))
+            return .int8(QuantizedMatrix(rows: entry.shape[0], columns: entry.shape.dropFirst().reduce(1, *),
+                                         values: try file.int8s(name), scales: scales))
         case .u8:
             throw InferenceError.unrecognizedModel(path: file.path, reason: "\(name) is U8; weights are F32 or I8")
         }

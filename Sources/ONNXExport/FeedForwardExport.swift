@@ -8,8 +8,9 @@ import TensorCore
 /// Each stage becomes the operator computing the same function: a Linear
 /// layer `Gemm` (`transB`, on the stored `[outputs, inputs]` weight), a
 /// convolution `Conv`, pooling `MaxPool`, and so on. int8 weights are
-/// written dequantized to Float32 (`code · scale` per row, what the
-/// project's own batched path multiplies with); a low-rank layer stays two
+/// written dequantized to Float32 (`code · scale` per row): the graph
+/// computes in Float32 with the int8 model's weights, without the rounding
+/// of the activations that the project's int8 path adds; a low-rank layer stays two
 /// `Gemm`s, `v` then `u`, so the file keeps its smaller size; pruned weights
 /// are dense with their zeros.
 enum FeedForwardExport {
@@ -53,6 +54,11 @@ enum FeedForwardExport {
         case let quantized as QuantizedLinear:
             return b.linear(x, weight: tensor(".weight", quantized.weight.dequantized()),
                             bias: quantized.bias.map { tensor(".bias", $0) }, hint: name)
+        case let conv as QuantizedConv2d:
+            let (k, p, s) = (conv.kernel, conv.padding, conv.stride)
+            let weight = conv.weight.dequantized().reshaped([conv.weight.rows, conv.inChannels, k, k])
+            return b.apply("Conv", [x, tensor(".weight", weight), tensor(".bias", conv.bias)],
+                           [.ints("kernel_shape", [k, k]), .ints("strides", [s, s]), .ints("pads", [p, p, p, p])], hint: name)
         case let frozen as FrozenLayer:
             switch frozen.layer {
             case is ReLU:

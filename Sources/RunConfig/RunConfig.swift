@@ -275,6 +275,8 @@ extension RunConfig {
         public var spikeSigmas: Double
         /// `training.spike_window`.
         public var spikeWindow: Int
+        /// `training.spike_ratio`: the least multiple of the typical value a spike reaches.
+        public var spikeRatio: Double
         /// `training.max_rollbacks`.
         public var maxRollbacks: Int
         /// `training.skip_steps`, sorted.

@@ -110,9 +110,11 @@ final class CompressTests: CheckpointTestCase {
         let x = Tensor(zeros: [batch, 48]), t = Tensor(zeros: [batch])
         for i in 0..<batch { trainer.data.validation.copySample(i, input: x.pointer + i * 48, target: t.pointer + i) }
         let expected = trainer.model.logits(inputs: x).array
+        // Weights and activations on 8-bit grids: within a few percent of the largest logit.
+        let scale = expected.map(abs).max()!
         for rows in [1, batch] {
             let got = loaded.model.logits(x.rows(0..<rows)).array
-            for i in got.indices { XCTAssertEqual(got[i], expected[i], accuracy: 0.05) }
+            for i in got.indices { XCTAssertEqual(got[i], expected[i], accuracy: 0.03 * scale) }
         }
     }
 
@@ -182,9 +184,26 @@ final class CompressTests: CheckpointTestCase {
 
         let gptRun = scratch.appendingPathComponent("gpt")
         _ = try makeTrainer(Self.gptConfig, overrides: ["training.steps=2"], runDirectory: gptRun).run()
-        XCTAssertThrowsError(try compress(self.checkpoint(gptRun, step: 2), "g", .init(quantizeInt8: true))) { error in
-            XCTAssertEqual(error as? CompressionError, .unsupported(model: "gpt", what: "int8 quantization"))
+        XCTAssertThrowsError(try compress(self.checkpoint(gptRun, step: 2), "g", .init(lowRank: .fixed(4)))) { error in
+            XCTAssertEqual(error as? CompressionError, .unsupported(model: "gpt", what: "low-rank factorization"))
         }
+        // int8: the four products of every block, computed in integers; the embeddings stay Float32.
+        let int8GPT = try compress(self.checkpoint(gptRun, step: 2), "g8", .init(quantizeInt8: true))
+        XCTAssertEqual(Set(int8GPT.record.quantized), Set((0..<2).flatMap { GPTInt8Weights.parameterNames(layer: $0) }),
+                       "\(int8GPT.record.quantized)")
+        XCTAssertEqual(int8GPT.record.activations, CompressionRecord.dynamicInt8Activations)
+        let loadedGPT = try InferenceCheckpoint.load(int8GPT.output.path)
+        let quantizedGPT = try XCTUnwrap((loadedGPT.model as? ModelInference)?.model as? GPT)
+        XCTAssertNotNil(quantizedGPT.int8Weights)
+        let floatGPT = try XCTUnwrap((try InferenceCheckpoint.load(self.checkpoint(gptRun, step: 2).path).model as? ModelInference)?.model as? GPT)
+        XCTAssertNil(floatGPT.int8Weights)
+        let ids = Tensor(shape: [2, 8], values: (0..<16).map { Float($0 % 5) })
+        let (got, expected) = (quantizedGPT.logits(inputs: ids).array, floatGPT.logits(inputs: ids).array)
+        XCTAssertNotEqual(got, expected, "the int8 products are really used")
+        for i in got.indices { XCTAssertEqual(got[i], expected[i], accuracy: 0.05, "logit \(i)") }
+        // Generation with the cache equals generation without it through the int8 products too.
+        XCTAssertEqual(quantizedGPT.generate(prompt: [1, 2], count: 20, temperature: 0, cached: true),
+                       quantizedGPT.generate(prompt: [1, 2], count: 20, temperature: 0, cached: false))
         // Pruning applies to any model, and a GPT checkpoint loads through the same API.
         let pruned = try compress(self.checkpoint(gptRun, step: 2), "g", .init(pruneSparsity: 0.3))
         let gpt = try InferenceCheckpoint.load(pruned.output.path)
@@ -233,12 +252,24 @@ final class CompressTests: CheckpointTestCase {
         XCTAssertEqual(report.before.evaluation.samples, 200)
         // fc2 (10x32) at rank 8 would store 336 weights for 320: left whole.
         XCTAssertEqual(report.record.factorized.map(\.name), ["fc1.weight"])
-        XCTAssertEqual(Set(report.record.quantized), ["fc1.weight.u", "fc1.weight.v", "fc2.weight"])
+        XCTAssertEqual(Set(report.record.quantized), ["conv1.weight", "conv2.weight", "fc1.weight.u", "fc1.weight.v", "fc2.weight"])
         let loaded = try InferenceCheckpoint.load(report.output.path)
         let network = try XCTUnwrap(loaded.model as? InferenceNetwork)
         XCTAssertEqual(network.inputShape, [1, 28, 28])
         XCTAssertEqual(network.layers.map(\.name).suffix(4), ["fc1.v", "fc1.u", "relu3", "fc2"])
-        XCTAssertTrue(network.layers[0].layer is FrozenLayer)
+        XCTAssertTrue(network.layers[0].layer is QuantizedConv2d)
+        XCTAssertTrue(network.layers[3].layer is QuantizedConv2d)
+        // int8 alone keeps the trained model's predictions: its logits stay close.
+        let int8 = try compress(checkpoint(run, step: 20), "cnn-int8", .init(quantizeInt8: true, evaluationSamples: 200))
+        let int8Model = try InferenceCheckpoint.load(int8.output.path).model
+        let images = Tensor(zeros: [8, 1, 28, 28]), labels = Tensor(zeros: [8])
+        for i in 0..<8 { trainer.data.validation.copySample(i, input: images.pointer + i * 784, target: labels.pointer + i) }
+        trainer.model.isTraining = false
+        let (got, expected) = (int8Model.logits(images).array, trainer.model.logits(inputs: images).array)
+        XCTAssertNotEqual(got, expected)
+        let scale = expected.map(abs).max()!
+        for i in got.indices { XCTAssertEqual(got[i], expected[i], accuracy: 0.03 * scale, "logit \(i)") }
+        XCTAssertEqual(int8.after.evaluation.accuracy ?? 0, int8.before.evaluation.accuracy ?? 1, accuracy: 0.02)
         // The dense checkpoint, loaded the same way, scores as the trained model does.
         let subset = SubsetDataset(trainer.data.validation, indices: Array(0..<200))
         trainer.model.isTraining = false

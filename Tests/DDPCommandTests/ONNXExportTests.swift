@@ -59,7 +59,9 @@ final class ONNXExportTests: InferenceTestCase {
         let record = try XCTUnwrap(try InferenceSession(path: compressed).checkpoint.compression)
         XCTAssertEqual(record.quantization, "int8")
         XCTAssertEqual(record.factorized.count, 1, "\(record)")  // layers.0, 12 → 32; layers.1 (32 → 4) is not worth it at rank 4
-        let report = try assertExportMatches(checkpoint: compressed, name: "compressed")
+        // The graph multiplies in Float32 with the int8 weights; the project also rounds the activations
+        // onto 8-bit grids, which moves these logits (about 1 in magnitude) by up to a few hundredths.
+        let report = try assertExportMatches(checkpoint: compressed, name: "compressed", tolerance: 0.05)
         // Two Linear layers, one of them factored: three products.
         XCTAssertEqual((report["ops"] as? [String])?.filter { $0 == "Gemm" }.count, 3, "\(report)")
     }
@@ -181,7 +183,7 @@ final class ONNXExportTests: InferenceTestCase {
     /// for raw inputs in-process, and has Python's onnx and onnxruntime check
     /// the file and compare.
     @discardableResult
-    private func assertExportMatches(checkpoint: String, name: String) throws -> [String: Any] {
+    private func assertExportMatches(checkpoint: String, name: String, tolerance: Double = ONNXExportTests.tolerance) throws -> [String: Any] {
         let model = scratch.appendingPathComponent("\(name).onnx").path
         let export = try ddp(["export", "--checkpoint", checkpoint, "--format", "onnx", "--out", model])
         XCTAssertEqual(export.exitCode, 0, "\(export)")
@@ -222,7 +224,7 @@ final class ONNXExportTests: InferenceTestCase {
         try JSONSerialization.data(withJSONObject: cases).write(to: manifest)
         let result = try MPIRun.runProcess(executable: URL(fileURLWithPath: "/usr/bin/env"),
                                            arguments: ["python3", "-c", Self.checkScript, model, manifest.path,
-                                                       String(Self.tolerance)],
+                                                       String(tolerance)],
                                            timeout: 300)
         XCTAssertEqual(result.exitCode, 0, "\(result)")
         let report = try jsonOutput(result)
@@ -235,7 +237,7 @@ final class ONNXExportTests: InferenceTestCase {
         XCTAssertEqual((report["batch_dim"] as? String), "batch")
         let errors = try XCTUnwrap(report["errors"] as? [Double])
         XCTAssertEqual(errors.count, cases.count)
-        for error in errors { XCTAssertLessThanOrEqual(error, Self.tolerance, "\(name): \(report)") }
+        for error in errors { XCTAssertLessThanOrEqual(error, tolerance, "\(name): \(report)") }
         print("\(name): onnxruntime against the project's logits, largest relative difference per case: \(errors)")
         return report
     }

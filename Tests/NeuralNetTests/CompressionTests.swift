@@ -71,16 +71,21 @@ final class CompressionTests: XCTestCase {
         let q = QuantizedMatrix(quantizing: weight)
         let reference = DenseLinear(weight: q.dequantized(), bias: bias)
         let float = DenseLinear(weight: weight, bias: bias)
-        // A tiny scratch forces several blocks per product.
-        let layer = QuantizedLinear(weight: q, bias: bias, directBatchLimit: 4, scratchElements: 70 * 8)
-        XCTAssertEqual(layer.blockRows, 8)
+        let layer = QuantizedLinear(weight: q, bias: bias)
         for batch in [1, 3, 4, 5, 33] {
             let x = randomTensor([batch, 70], seed: UInt64(10 + batch))
             let y = layer.forward(x).array, expected = reference.forward(x).array, exact = float.forward(x).array
-            for i in y.indices {
-                XCTAssertEqual(y[i], expected[i], accuracy: 1e-4, "batch \(batch), element \(i)")
-                // Against the float layer the error is bounded by Σ|x|·scale/2.
-                XCTAssertEqual(y[i], exact[i], accuracy: 0.05, "batch \(batch), element \(i)")
+            for r in 0..<batch {
+                // The activations' rounding: at most half a step of each row's grid per input.
+                let row = x.array[(r * 70)..<((r + 1) * 70)]
+                let step = (max(0, row.max()!) - min(0, row.min()!)) / Float(Int8Product.activationLevels)
+                for j in 0..<29 {
+                    let i = r * 29 + j
+                    let bound = (0..<70).reduce(Float(0)) { $0 + abs(q.dequantized().array[j * 70 + $1]) } * step / 2
+                    XCTAssertEqual(y[i], expected[i], accuracy: bound * 1.001 + 1e-5, "batch \(batch), element \(i)")
+                    // Against the float layer, the weights' rounding adds Σ|x|·scale/2.
+                    XCTAssertEqual(y[i], exact[i], accuracy: 0.1, "batch \(batch), element \(i)")
+                }
             }
         }
     }
@@ -142,7 +147,7 @@ final class CompressionTests: XCTestCase {
         let lenet = LeNet(configuration)
         lenet.initializeParameters(seed: 10)
         let p = lenet.parameters
-        func conv(_ name: String) -> [String: Tensor] { ["weight": p.value(name + ".weight"), "bias": p.value(name + ".bias")] }
+        func conv(_ name: String) -> (weights: MatrixWeights, bias: Tensor) { (.dense(p.value(name + ".weight")), p.value(name + ".bias")) }
         let cnn = InferenceNetwork.lenet(configuration, conv1: conv("conv1"), conv2: conv("conv2"),
                                          fc1: (.full(.dense(p.value("fc1.weight"))), p.value("fc1.bias")),
                                          fc2: (.full(.dense(p.value("fc2.weight"))), p.value("fc2.bias")))
@@ -150,6 +155,31 @@ final class CompressionTests: XCTestCase {
         XCTAssertEqual(cnn.parameterCount, p.count)
         let images = randomTensor([3, 144], seed: 11)
         assertClose(cnn.logits(images), lenet.logits(inputs: images), tolerance: 1e-5)
+
+        // int8 convolutions (padded and strided too) against Float32 ones with the same restored weights.
+        for (stride, padding) in [(1, 0), (2, 1), (1, 2)] {
+            let float = Conv2d(inChannels: 3, outChannels: 5, kernel: 3, stride: stride, padding: padding)
+            let weight = randomTensor([5, 3, 3, 3], seed: 20, scale: 0.3), bias = randomTensor([5], seed: 21)
+            let q = QuantizedMatrix(quantizing: weight)
+            let reference = FrozenLayer(float, parameters: ["weight": q.dequantized().reshaped([5, 3, 3, 3]), "bias": bias])
+            let int8 = QuantizedConv2d(weight: q, bias: bias, inChannels: 3, kernel: 3, stride: stride, padding: padding)
+            var input = randomTensor([2, 3, 7, 6], seed: 22).array
+            for i in 0..<(3 * 7 * 6) { input[i] = abs(input[i]) }  // image 0 non-negative, like ReLU outputs
+            let x = Tensor(shape: [2, 3, 7, 6], values: input)
+            let (got, expected) = (int8.forward(x), reference.forward(x))
+            XCTAssertEqual(got.shape, expected.shape)
+            // Each image's grid: half a step per input of the patch, times the weights' magnitudes.
+            let weightSum = (0..<5).map { o in (0..<27).reduce(Float(0)) { $0 + abs(q.dequantized().array[o * 27 + $1]) } }.max()!
+            for b in 0..<2 {
+                let image = input[(b * 126)..<((b + 1) * 126)]
+                let step = (max(0, image.max()!) - min(0, image.min()!)) / Float(Int8Product.activationLevels)
+                let plane = got.count / 10
+                for i in (b * 5 * plane)..<((b + 1) * 5 * plane) {
+                    XCTAssertEqual(got.array[i], expected.array[i], accuracy: weightSum * step / 2 * 1.001 + 1e-5,
+                                   "stride \(stride) padding \(padding) element \(i)")
+                }
+            }
+        }
     }
 
     func testCompressedMLPStaysCloseToTheFloatModel() throws {

@@ -88,43 +88,25 @@ public final class DenseLinear: InferenceLayer {
     }
 }
 
-/// `y = x Wᵀ + b` with `W` held in int8 with per-output-channel scales,
-/// never expanded to Float32 as a whole.
-///
-/// Small batches (up to ``directBatchLimit`` rows) use a fused kernel that
-/// reads the int8 codes directly: `y = scale · (q · x) + b`, one pass over
-/// the weight. Larger batches, where the product is compute-bound, expand
-/// ``blockRows`` output channels at a time into a small reused scratch and
-/// hand each block to `sgemm`, so the int8 model keeps BLAS speed while its
-/// Float32 footprint is one block.
+/// `y = x Wᵀ + b` with `W` held in int8 with per-output-channel scales and
+/// the activations quantized per row at run time: the product runs in
+/// integers (``int8Product(m:n:k:a:lda:b:ldb:c:ldc:)``), never expanding
+/// `W` to Float32.
 public final class QuantizedLinear: InferenceLayer {
     /// The quantized weight, `[outputs, inputs]`.
     public let weight: QuantizedMatrix
     /// `[outputs]`, or none.
     public let bias: Tensor?
-    /// Output channels expanded per `sgemm` block.
-    public let blockRows: Int
-    /// The largest batch the fused int8 kernel handles.
-    public let directBatchLimit: Int
     private var output = Workspace()
-    private let scratch: Tensor
+    private let scratch = Int8Scratch()
 
     /// - Parameters:
     ///   - weight: The quantized weight.
     ///   - bias: `[outputs]`, or `nil`.
-    ///   - directBatchLimit: The largest batch for the fused kernel.
-    ///   - scratchElements: The Float32 scratch size that bounds a block
-    ///     (default 256 K floats, 1 MiB). Each `sgemm` call packs the whole
-    ///     input batch again, so blocks must be tall enough to amortize that:
-    ///     128 KiB blocks made a 1024-wide layer at batch 256 half again slower.
-    public init(weight: QuantizedMatrix, bias: Tensor?, directBatchLimit: Int = 4, scratchElements: Int = 262_144) {
+    public init(weight: QuantizedMatrix, bias: Tensor?) {
         precondition(bias == nil || bias!.count == weight.rows,
                      "QuantizedLinear: bias \(bias!.shape) does not match \(weight.rows) outputs")
-        precondition(directBatchLimit >= 0 && scratchElements > 0,
-                     "QuantizedLinear: directBatchLimit must be >= 0 and scratchElements > 0")
-        (self.weight, self.bias, self.directBatchLimit) = (weight, bias, directBatchLimit)
-        blockRows = max(1, min(weight.rows, scratchElements / weight.columns))
-        scratch = Tensor(zeros: [blockRows, weight.columns])
+        (self.weight, self.bias) = (weight, bias)
     }
 
     public var parameterCount: Int { weight.values.count + weight.scales.count + (bias?.count ?? 0) }
@@ -135,54 +117,55 @@ public final class QuantizedLinear: InferenceLayer {
                      "QuantizedLinear: input \(input.shape) is not a batch of \(inputs) features")
         let rows = input.count / inputs
         let y = output.tensor([rows, outputs])
-        if rows <= directBatchLimit {
-            fusedProduct(input.pointer, rows: rows, into: y.pointer)
-            return y
-        }
-        if let bias { Kernels.seedRows(y.pointer, with: bias.pointer, rows: rows, columns: outputs) }
-        var start = 0
-        while start < outputs {
-            let end = min(start + blockRows, outputs)
-            weight.dequantize(rows: start..<end, into: scratch.pointer)
-            // Block j of the output columns: y[:, start..<end] += x · blockᵀ.
-            sgemm(m: rows, n: end - start, k: inputs, a: input.pointer, b: scratch.pointer, transposeB: true,
-                  beta: bias == nil ? 0 : 1, c: y.pointer + start, ldc: outputs)
-            start = end
+        weight.withView { view in
+            Kernels.int8LinearForward(out: y.pointer, input: input.pointer, weight: view, bias: bias?.pointer,
+                                      rows: rows, scratch: scratch)
         }
         return y
     }
+}
 
-    private func fusedProduct(_ x: UnsafeMutablePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>) {
-        let outputs = weight.rows, inputs = weight.columns
-        let b = bias?.pointer
-        weight.values.withUnsafeBufferPointer { codes in
-            weight.scales.withUnsafeBufferPointer { scales in
-                let q = codes.baseAddress!
-                for r in 0..<rows {
-                    let xr = x + r * inputs
-                    for j in 0..<outputs {
-                        let qj = q + j * inputs
-                        // Sixteen lanes of partial sums let the loop vectorize:
-                        // a single float accumulator pins the order of additions.
-                        // Widening through Int32 maps to sign-extending shuffles;
-                        // a direct Int8 → Float conversion is scalarized.
-                        var lanes = SIMD16<Float>()
-                        var i = 0
-                        while i + 16 <= inputs {
-                            let codes = UnsafeRawPointer(qj + i).loadUnaligned(as: SIMD16<Int8>.self)
-                            let xs = UnsafeRawPointer(xr + i).loadUnaligned(as: SIMD16<Float>.self)
-                            lanes += SIMD16<Float>(SIMD16<Int32>(truncatingIfNeeded: codes)) * xs
-                            i += 16
-                        }
-                        var sum = lanes.sum()
-                        while i < inputs {
-                            sum += Float(qj[i]) * xr[i]
-                            i += 1
-                        }
-                        y[r * outputs + j] = sum * scales[j] + (b?[j] ?? 0)
-                    }
-                }
-            }
+/// A 2-D convolution with int8 weights (one scale per output channel) and
+/// each input image quantized at run time:
+/// ``Kernels/int8ConvolutionForward(out:input:geometry:weight:bias:batch:scratch:)``.
+public final class QuantizedConv2d: InferenceLayer {
+    /// `[outChannels, inChannels · kernel · kernel]`, the weight's patch order.
+    public let weight: QuantizedMatrix
+    /// `[outChannels]`.
+    public let bias: Tensor
+    public let inChannels: Int
+    public let kernel: Int
+    public let stride: Int
+    public let padding: Int
+    private var output = Workspace()
+    private let scratch = Int8Scratch()
+
+    /// - Parameters:
+    ///   - weight: The quantized `[outChannels, inChannels, kernel, kernel]` weight, flattened per channel.
+    ///   - bias: `[outChannels]`.
+    ///   - inChannels, kernel, stride, padding: As in ``Conv2d``.
+    public init(weight: QuantizedMatrix, bias: Tensor, inChannels: Int, kernel: Int, stride: Int = 1, padding: Int = 0) {
+        precondition(weight.columns == inChannels * kernel * kernel,
+                     "QuantizedConv2d: weight rows of \(weight.columns) do not fit \(inChannels) channels of \(kernel)x\(kernel)")
+        precondition(bias.count == weight.rows, "QuantizedConv2d: bias \(bias.shape) for \(weight.rows) channels")
+        (self.weight, self.bias, self.inChannels, self.kernel) = (weight, bias, inChannels, kernel)
+        (self.stride, self.padding) = (stride, padding)
+    }
+
+    public var parameterCount: Int { weight.values.count + weight.scales.count + bias.count }
+
+    public func forward(_ input: Tensor) -> Tensor {
+        precondition(input.rank == 4 && input.shape[1] == inChannels,
+                     "QuantizedConv2d: expected [B, \(inChannels), H, W], got \(input.shape)")
+        let geometry = Conv2DGeometry(channels: inChannels, height: input.shape[2], width: input.shape[3],
+                                      kernel: (kernel, kernel), stride: (stride, stride), padding: (padding, padding))
+        precondition(geometry.outputHeight > 0 && geometry.outputWidth > 0,
+                     "QuantizedConv2d: input \(input.shape) smaller than the kernel \(kernel)")
+        let y = output.tensor([input.shape[0], weight.rows, geometry.outputHeight, geometry.outputWidth])
+        weight.withView { view in
+            Kernels.int8ConvolutionForward(out: y.pointer, input: input.pointer, geometry: geometry, weight: view,
+                                           bias: bias.pointer, batch: input.shape[0], scratch: scratch)
         }
+        return y
     }
 }

@@ -110,28 +110,36 @@ public final class InferenceNetwork: InferenceModel {
         return InferenceNetwork(layers: layers, inputShape: [linears[0].weights.inputs])
     }
 
-    /// The inference form of a ``LeNet``: Float32 convolutions, then two
-    /// Linear layers in any stored form.
+    /// The inference form of a ``LeNet``: two convolutions and two Linear
+    /// layers, each in any stored form.
     ///
     /// - Parameters:
     ///   - configuration: The network's shape.
-    ///   - conv1, conv2: Each convolution's `weight` and `bias`.
+    ///   - conv1, conv2: Each convolution's weight (Float32 `[out, in, k, k]`,
+    ///     or int8 `[out, in · k · k]`) and bias.
     ///   - fc1, fc2: The Linear layers' weights and biases.
     public static func lenet(_ configuration: LeNet.Configuration,
-                             conv1: [String: Tensor], conv2: [String: Tensor],
+                             conv1: (weights: MatrixWeights, bias: Tensor), conv2: (weights: MatrixWeights, bias: Tensor),
                              fc1: (weights: LinearWeights, bias: Tensor?),
                              fc2: (weights: LinearWeights, bias: Tensor?)) -> InferenceNetwork {
         let c = configuration
         precondition(fc1.weights.inputs == c.flatFeatures && fc1.weights.outputs == c.hidden
                      && fc2.weights.inputs == c.hidden && fc2.weights.outputs == c.classes,
                      "InferenceNetwork.lenet: Linear layers \(fc1.weights.inputs)→\(fc1.weights.outputs), \(fc2.weights.inputs)→\(fc2.weights.outputs) do not fit \(c)")
+        func convolution(_ weights: MatrixWeights, bias: Tensor, inChannels: Int, outChannels: Int) -> InferenceLayer {
+            switch weights {
+            case .dense(let w):
+                return FrozenLayer(Conv2d(inChannels: inChannels, outChannels: outChannels, kernel: c.kernel),
+                                   parameters: ["weight": w, "bias": bias])
+            case .int8(let q):
+                return QuantizedConv2d(weight: q, bias: bias, inChannels: inChannels, kernel: c.kernel)
+            }
+        }
         var layers: [(name: String, layer: InferenceLayer)] = [
-            ("conv1", FrozenLayer(Conv2d(inChannels: c.inputChannels, outChannels: c.conv1Channels, kernel: c.kernel),
-                                  parameters: conv1)),
+            ("conv1", convolution(conv1.weights, bias: conv1.bias, inChannels: c.inputChannels, outChannels: c.conv1Channels)),
             ("relu1", FrozenLayer(ReLU())),
             ("pool1", FrozenLayer(MaxPool2d(kernel: 2))),
-            ("conv2", FrozenLayer(Conv2d(inChannels: c.conv1Channels, outChannels: c.conv2Channels, kernel: c.kernel),
-                                  parameters: conv2)),
+            ("conv2", convolution(conv2.weights, bias: conv2.bias, inChannels: c.conv1Channels, outChannels: c.conv2Channels)),
             ("relu2", FrozenLayer(ReLU())),
             ("pool2", FrozenLayer(MaxPool2d(kernel: 2))),
             ("flatten", FrozenLayer(Flatten())),

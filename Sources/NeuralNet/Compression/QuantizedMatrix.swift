@@ -16,6 +16,9 @@ public struct QuantizedMatrix: Sendable, Equatable {
     public let values: [Int8]
     /// One scale per row.
     public let scales: [Float]
+    /// The sum of each row's codes, which the int8 product subtracts once
+    /// per activation zero point (``Kernels/int8LinearForward(out:input:weight:bias:rows:scratch:)``).
+    public let codeSums: [Int32]
 
     /// A matrix from stored parts.
     ///
@@ -30,6 +33,19 @@ public struct QuantizedMatrix: Sendable, Equatable {
                      "QuantizedMatrix: \(values.count) values for a \(rows)x\(columns) matrix")
         precondition(scales.count == rows, "QuantizedMatrix: \(scales.count) scales for \(rows) rows")
         (self.rows, self.columns, self.values, self.scales) = (rows, columns, values, scales)
+        codeSums = (0..<rows).map { i in values[(i * columns)..<((i + 1) * columns)].reduce(0) { $0 + Int32($1) } }
+    }
+
+    /// Runs `body` with the matrix as the int8 kernels read it.
+    public func withView<Result>(_ body: (Int8WeightView) throws -> Result) rethrows -> Result {
+        try values.withUnsafeBufferPointer { codes in
+            try scales.withUnsafeBufferPointer { scales in
+                try codeSums.withUnsafeBufferPointer { sums in
+                    try body(Int8WeightView(codes: codes.baseAddress!, scales: scales.baseAddress!,
+                                            codeSums: sums.baseAddress!, outputs: rows, inputs: columns))
+                }
+            }
+        }
     }
 
     /// Quantizes `weight` `[rows, columns]` (or any rank, rows being the

@@ -22,6 +22,9 @@ public final class GPT: Model {
     /// Sees the activations of each forward with a loss, after the trunk
     /// (its kernels are fused: the values are shown once they are all computed).
     public var layerObserver: LayerObserver?
+    /// int8 forms of the block products; when set, forward passes multiply
+    /// them in integers (inference only: ``backward(gradientsReady:)`` refuses).
+    public var int8Weights: GPTInt8Weights?
 
     /// What the last forward left for backward.
     struct Pending {
@@ -160,15 +163,15 @@ public final class GPT: Model {
                 GPTKernels.layerNormForward(out: a.ln1, mean: a.ln1Mean, rstd: a.ln1Rstd, input: x,
                                             weight: p + w.ln1Weight, bias: p + w.ln1Bias, rows: rows, channels: c)
             }
-            Kernels.linearForward(out: a.qkv, input: a.ln1, weight: p + w.qkvWeight, bias: p + w.qkvBias,
-                                     rows: rows, inChannels: c, outChannels: 3 * c, family: GPTProfile.qkv)
+            blockProduct(.qkv, layer: l, out: a.qkv, input: a.ln1, weight: p + w.qkvWeight, bias: p + w.qkvBias,
+                         rows: rows, inChannels: c, outChannels: 3 * c, family: GPTProfile.qkv)
             KernelProfile.measure(GPTProfile.attention) {
                 GPTKernels.attentionForward(out: a.attention, att: a.att, qkv: a.qkv,
                                             batch: batch, time: time, channels: c, heads: configuration.heads)
             }
-            Kernels.linearForward(out: a.attnProj, input: a.attention,
-                                     weight: p + w.attnProjWeight, bias: p + w.attnProjBias,
-                                     rows: rows, inChannels: c, outChannels: c, family: GPTProfile.attentionProjection)
+            blockProduct(.attentionProjection, layer: l, out: a.attnProj, input: a.attention,
+                         weight: p + w.attnProjWeight, bias: p + w.attnProjBias,
+                         rows: rows, inChannels: c, outChannels: c, family: GPTProfile.attentionProjection)
             if dropout, let mask = a.attnMask {
                 KernelProfile.measure(GPTProfile.dropout) {
                     GPTKernels.dropoutForward(values: a.attnProj, mask: mask, count: rows * c,
@@ -182,15 +185,15 @@ public final class GPT: Model {
                 GPTKernels.layerNormForward(out: a.ln2, mean: a.ln2Mean, rstd: a.ln2Rstd, input: a.residual2,
                                             weight: p + w.ln2Weight, bias: p + w.ln2Bias, rows: rows, channels: c)
             }
-            Kernels.linearForward(out: a.fc, input: a.ln2, weight: p + w.fcWeight, bias: nil,
-                                     rows: rows, inChannels: c, outChannels: 4 * c, family: GPTProfile.mlpUp)
+            blockProduct(.mlpUp, layer: l, out: a.fc, input: a.ln2, weight: p + w.fcWeight, bias: nil,
+                         rows: rows, inChannels: c, outChannels: 4 * c, family: GPTProfile.mlpUp)
             KernelProfile.measure(GPTProfile.gelu) {
                 // The layer's bias is added here, and a.fc becomes the derivative.
                 GPTKernels.biasGELUForward(out: a.fcGELU, values: a.fc, bias: p + w.fcBias, rows: rows, columns: 4 * c)
             }
-            Kernels.linearForward(out: a.mlpProj, input: a.fcGELU,
-                                     weight: p + w.mlpProjWeight, bias: p + w.mlpProjBias,
-                                     rows: rows, inChannels: 4 * c, outChannels: c, family: GPTProfile.mlpDown)
+            blockProduct(.mlpDown, layer: l, out: a.mlpProj, input: a.fcGELU,
+                         weight: p + w.mlpProjWeight, bias: p + w.mlpProjBias,
+                         rows: rows, inChannels: 4 * c, outChannels: c, family: GPTProfile.mlpDown)
             if dropout, let mask = a.mlpMask {
                 KernelProfile.measure(GPTProfile.dropout) {
                     GPTKernels.dropoutForward(values: a.mlpProj, mask: mask, count: rows * c,
@@ -217,6 +220,7 @@ public final class GPT: Model {
         guard let step = pending else {
             preconditionFailure("GPT: backward needs a forward(inputs:targets:) first, once per backward")
         }
+        precondition(int8Weights == nil, "GPT: backward through int8 weights (an inference model)")
         pending = nil
         guard let ws = workspace else { preconditionFailure("GPT: no workspace") }
         let (batch, time) = (step.batch, step.time)

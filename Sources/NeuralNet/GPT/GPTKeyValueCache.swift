@@ -73,21 +73,23 @@ final class GPTKeyValueCache {
             let a = ws.blocks[l]
             GPTKernels.layerNormForward(out: a.ln1, mean: a.ln1Mean, rstd: a.ln1Rstd, input: x,
                                         weight: p + w.ln1Weight, bias: p + w.ln1Bias, rows: 1, channels: c)
-            Kernels.linearForward(out: a.qkv, input: a.ln1, weight: p + w.qkvWeight, bias: p + w.qkvBias,
-                                  rows: 1, inChannels: c, outChannels: 3 * c)
+            model.blockProduct(.qkv, layer: l, out: a.qkv, input: a.ln1, weight: p + w.qkvWeight, bias: p + w.qkvBias,
+                               rows: 1, inChannels: c, outChannels: 3 * c, family: GPTProfile.qkv)
             (keys[l] + position * c).update(from: a.qkv + c, count: c)
             (values[l] + position * c).update(from: a.qkv + 2 * c, count: c)
             attend(query: a.qkv, layer: l, visible: position + 1, out: a.attention)
-            Kernels.linearForward(out: a.attnProj, input: a.attention, weight: p + w.attnProjWeight, bias: p + w.attnProjBias,
-                                  rows: 1, inChannels: c, outChannels: c)
+            model.blockProduct(.attentionProjection, layer: l, out: a.attnProj, input: a.attention,
+                               weight: p + w.attnProjWeight, bias: p + w.attnProjBias,
+                               rows: 1, inChannels: c, outChannels: c, family: GPTProfile.attentionProjection)
             GPTKernels.residualForward(out: a.residual2, a: x, b: a.attnProj, count: c)
             GPTKernels.layerNormForward(out: a.ln2, mean: a.ln2Mean, rstd: a.ln2Rstd, input: a.residual2,
                                         weight: p + w.ln2Weight, bias: p + w.ln2Bias, rows: 1, channels: c)
-            Kernels.linearForward(out: a.fc, input: a.ln2, weight: p + w.fcWeight, bias: nil,
-                                  rows: 1, inChannels: c, outChannels: 4 * c)
+            model.blockProduct(.mlpUp, layer: l, out: a.fc, input: a.ln2, weight: p + w.fcWeight, bias: nil,
+                               rows: 1, inChannels: c, outChannels: 4 * c, family: GPTProfile.mlpUp)
             GPTKernels.biasGELUForward(out: a.fcGELU, values: a.fc, bias: p + w.fcBias, rows: 1, columns: 4 * c)
-            Kernels.linearForward(out: a.mlpProj, input: a.fcGELU, weight: p + w.mlpProjWeight, bias: p + w.mlpProjBias,
-                                  rows: 1, inChannels: 4 * c, outChannels: c)
+            model.blockProduct(.mlpDown, layer: l, out: a.mlpProj, input: a.fcGELU,
+                               weight: p + w.mlpProjWeight, bias: p + w.mlpProjBias,
+                               rows: 1, inChannels: 4 * c, outChannels: c, family: GPTProfile.mlpDown)
             GPTKernels.residualForward(out: a.residual3, a: a.residual2, b: a.mlpProj, count: c)
             x = UnsafePointer(a.residual3)
         }

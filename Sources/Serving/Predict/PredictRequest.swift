@@ -53,7 +53,7 @@ struct PredictRequestParser {
                 guard numbers.count == sampleSize else {
                     throw RequestProblem("inputs[\(i)] has \(numbers.count) values; the model takes \(sampleSize)")
                 }
-                for (j, number) in numbers.enumerated() { values.append(try value(number, at: "inputs[\(i)][\(j)]")) }
+                for (j, number) in numbers.enumerated() { values.append(try value(number) { "inputs[\(i)][\(j)]" }) }
             }
             return .classify(values: values, rows: list.count, topK: topK)
         case (nil, let image?):
@@ -70,7 +70,7 @@ struct PredictRequestParser {
                 guard let pixels = line as? [Any], pixels.count == columns else {
                     throw RequestProblem("image[\(r)] must be a list of \(columns) pixel values")
                 }
-                for (c, pixel) in pixels.enumerated() { values.append(try value(pixel, at: "image[\(r)][\(c)]")) }
+                for (c, pixel) in pixels.enumerated() { values.append(try value(pixel) { "image[\(r)][\(c)]" }) }
             }
             return .classify(values: values, rows: 1, topK: topK)
         }
@@ -92,10 +92,12 @@ struct PredictRequestParser {
         sampleShape.count == 3 ? "\(sampleShape[1]) rows of \(sampleShape[2]) pixel values" : "not accepted by this model"
     }
 
-    private func value(_ any: Any, at path: String) throws -> Float {
-        guard let x = JSONFields.number(any) else { throw RequestProblem("\(path) is not a number") }
+    /// One input value; `path` names it in an error (built only then: a
+    /// string per value cost more than the value).
+    private func value(_ any: Any, at path: () -> String) throws -> Float {
+        guard let x = JSONFields.number(any) else { throw RequestProblem("\(path()) is not a number") }
         guard x.isFinite && abs(x) <= Self.largestValue else {
-            throw RequestProblem("\(path) = \(x) is outside ±\(Int(Self.largestValue))")
+            throw RequestProblem("\(path()) = \(x) is outside ±\(Int(Self.largestValue))")
         }
         return Float(x)
     }

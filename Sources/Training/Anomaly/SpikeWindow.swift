@@ -26,29 +26,28 @@ struct SpikeWindow {
 
     /// Whether `value` is a spike: its logarithm lies more than `sigmas`
     /// standard deviations above the mean logarithm of the window, and the
-    /// value is at least a tenth above the window's geometric mean.
+    /// value is at least `ratio` times the window's geometric mean.
     ///
     /// Logarithms, because a loss and a norm are positive and their noise is
     /// multiplicative: near zero loss (a model that has learned its data) a
     /// batch at 20x the mean is ordinary, and a plain deviation would call it
-    /// a spike. The factor 1.1 keeps a flat stretch (a near-zero deviation)
-    /// from calling noise a spike. Nothing is a spike until a quarter of the
+    /// a spike. The ratio (`training.spike_ratio`) keeps a steady stretch
+    /// from calling an unusual batch a spike: the Shakespeare GPT's loss,
+    /// 1.62 with a deviation of 2% of the log, once met a batch at 2.00,
+    /// 8.5 deviations up, and went on learning. Nothing is a spike until a quarter of the
     /// window is filled: the first steps' statistics are too thin to judge by.
     ///
     /// - Returns: The window's geometric mean and the deviation of its
     ///   logarithms when `value` is a spike.
-    func spike(_ value: Double, sigmas: Double) -> (typical: Double, deviation: Double)? {
+    func spike(_ value: Double, sigmas: Double, ratio: Double) -> (typical: Double, deviation: Double)? {
         guard values.count >= max(capacity / 4, 2) else { return nil }
         let logs = values.map(Self.logarithm)
         let mean = logs.reduce(0, +) / Double(logs.count)
         let variance = logs.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(logs.count)
         let deviation = variance.squareRoot()
-        let threshold = mean + max(sigmas * deviation, Self.smallestRatio)
+        let threshold = mean + max(sigmas * deviation, log(ratio))
         return Self.logarithm(value) > threshold ? (exp(mean), deviation) : nil
     }
-
-    /// `log 1.1`: a spike is at least a tenth above the typical value.
-    static let smallestRatio = log(1.1)
 
     /// A zero loss or norm counts as a very small one.
     private static func logarithm(_ value: Double) -> Double { log(max(value, 1e-30)) }

@@ -76,9 +76,9 @@ extension Trainer {
         } else if flags[1] != 0 {
             reason = "a gradient is not finite (NaN or Inf)"
         } else if sigmas > 0 {
-            if let (mean, deviation) = lossWindow.spike(loss, sigmas: sigmas) {
+            if let (mean, deviation) = lossWindow.spike(loss, sigmas: sigmas, ratio: config.run.training.spikeRatio) {
                 reason = Self.spikeText("loss", loss, mean, deviation, lossWindow.values.count)
-            } else if let (mean, deviation) = normWindow.spike(norm, sigmas: sigmas) {
+            } else if let (mean, deviation) = normWindow.spike(norm, sigmas: sigmas, ratio: config.run.training.spikeRatio) {
                 reason = Self.spikeText("gradient norm", norm, mean, deviation, normWindow.values.count)
             }
         }

@@ -13,9 +13,11 @@ import TensorCore
 ///   `DDP_TEST_KILL_MARKER=path` makes the kill happen once: it fires only
 ///   while `path` does not exist, and creates it first, so a restarted job
 ///   that resumes before step `s` runs through.
-/// - `DDP_TEST_SCRAMBLE_STEP=s`: every rank rotates its targets by one
-///   element in step `s`, so each sample is scored against another's label
-///   (or the next token but one): a loss spike at a known step.
+/// - `DDP_TEST_SCRAMBLE_STEP=s`: every rank sets each of its targets in
+///   step `s` to the largest target of its micro-batch (an ignored one stays
+///   ignored), so most samples are scored against a wrong label, and a
+///   language model's tokens against its rarest character: a loss spike at a
+///   known step, as large as a corrupted batch makes it.
 /// - `DDP_TEST_NAN_RANK=r DDP_TEST_NAN_STEP=s`: rank `r` writes a NaN into
 ///   its last gradient during the backward of step `s`, with a finite loss,
 ///   so only the check of the averaged gradients can catch it.
@@ -42,12 +44,12 @@ public struct FaultInjection: Sendable {
     /// Whether any fault is set for this rank.
     public var isActive: Bool { stallStep != nil || killStep != nil || nanStep != nil || scrambleStep != nil }
 
-    /// In the scrambled step, rotates `targets` (a micro-batch's) by one element.
+    /// In the scrambled step, sets every target of `targets` (a micro-batch's) to their largest.
     public func scrambleTargets(_ step: Int, _ targets: Tensor) {
         guard step == scrambleStep, targets.count > 1 else { return }
-        let first = targets.pointer[0]
-        for i in 0..<(targets.count - 1) { targets.pointer[i] = targets.pointer[i + 1] }
-        targets.pointer[targets.count - 1] = first
+        let t = targets.pointer
+        let largest = (0..<targets.count).reduce(t[0]) { max($0, t[$1]) }
+        for i in 0..<targets.count where t[i] >= 0 { t[i] = largest }
     }
 
     /// Called at the start of each step (1-based): misbehaves when asked to.

@@ -39,7 +39,7 @@ let keysFreeOnResume: Set<String> = [
     "training.steps", "training.epochs", "training.log_every", "training.eval_every", "training.eval_batches",
     "training.eval_batch_size", "checkpoint.every", "checkpoint.keep_last", "checkpoint.keep_every",
     "parallel.consistency_every", "parallel.bucket_mb", "parallel.bucket_mb_across_hosts", "parallel.overlap", "parallel.gradient_dtype",
-    "parallel.zero", "data.dir", "training.on_anomaly", "training.spike_sigmas",
+    "parallel.zero", "data.dir", "training.on_anomaly", "training.spike_sigmas", "training.spike_ratio",
     "training.spike_window", "training.max_rollbacks", "training.skip_steps", "training.collective_timeout", "training.memory_fraction",
 ]
 
