@@ -57,8 +57,12 @@ enum FeedForwardExport {
         case let conv as QuantizedConv2d:
             let (k, p, s) = (conv.kernel, conv.padding, conv.stride)
             let weight = conv.weight.dequantized().reshaped([conv.weight.rows, conv.inChannels, k, k])
-            return b.apply("Conv", [x, tensor(".weight", weight), tensor(".bias", conv.bias)],
-                           [.ints("kernel_shape", [k, k]), .ints("strides", [s, s]), .ints("pads", [p, p, p, p])], hint: name)
+            let y = b.apply("Conv", [x, tensor(".weight", weight), tensor(".bias", conv.bias)],
+                            [.ints("kernel_shape", [k, k]), .ints("strides", [s, s]), .ints("pads", [p, p, p, p])], hint: name)
+            guard let pool = conv.reluPool else { return y }
+            let relu = b.apply("Relu", [y], hint: name + ".relu")
+            return b.apply("MaxPool", [relu], [.ints("kernel_shape", [pool, pool]), .ints("strides", [pool, pool])],
+                           hint: name + ".pool")
         case let frozen as FrozenLayer:
             switch frozen.layer {
             case is ReLU:

@@ -257,8 +257,10 @@ final class CompressTests: CheckpointTestCase {
         let network = try XCTUnwrap(loaded.model as? InferenceNetwork)
         XCTAssertEqual(network.inputShape, [1, 28, 28])
         XCTAssertEqual(network.layers.map(\.name).suffix(4), ["fc1.v", "fc1.u", "relu3", "fc2"])
-        XCTAssertTrue(network.layers[0].layer is QuantizedConv2d)
-        XCTAssertTrue(network.layers[3].layer is QuantizedConv2d)
+        // Each int8 convolution runs its ReLU and pooling in the same pass.
+        XCTAssertEqual(network.layers.map(\.name).prefix(3), ["conv1", "conv2", "flatten"])
+        XCTAssertEqual((network.layers[0].layer as? QuantizedConv2d)?.reluPool, 2)
+        XCTAssertEqual((network.layers[1].layer as? QuantizedConv2d)?.reluPool, 2)
         // int8 alone keeps the trained model's predictions: its logits stay close.
         let int8 = try compress(checkpoint(run, step: 20), "cnn-int8", .init(quantizeInt8: true, evaluationSamples: 200))
         let int8Model = try InferenceCheckpoint.load(int8.output.path).model

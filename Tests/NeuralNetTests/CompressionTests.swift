@@ -168,6 +168,11 @@ final class CompressionTests: XCTestCase {
             let x = Tensor(shape: [2, 3, 7, 6], values: input)
             let (got, expected) = (int8.forward(x), reference.forward(x))
             XCTAssertEqual(got.shape, expected.shape)
+            // Fused ReLU and pooling: bit for bit the three layers.
+            let fused = QuantizedConv2d(weight: q, bias: bias, inChannels: 3, kernel: 3, stride: stride, padding: padding, reluPool: 2)
+            let chained = FrozenLayer(MaxPool2d(kernel: 2)).forward(FrozenLayer(ReLU()).forward(got.clone()))
+            XCTAssertEqual(fused.forward(x).shape, chained.shape)
+            XCTAssertEqual(fused.forward(x).array, chained.array, "stride \(stride) padding \(padding)")
             // Each image's grid: half a step per input of the patch, times the weights' magnitudes.
             let weightSum = (0..<5).map { o in (0..<27).reduce(Float(0)) { $0 + abs(q.dequantized().array[o * 27 + $1]) } }.max()!
             for b in 0..<2 {

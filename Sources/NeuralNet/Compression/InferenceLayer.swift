@@ -137,6 +137,8 @@ public final class QuantizedConv2d: InferenceLayer {
     public let kernel: Int
     public let stride: Int
     public let padding: Int
+    /// The window of a ReLU and max pooling fused after the convolution, or nil.
+    public let reluPool: Int?
     private var output = Workspace()
     private let scratch = Int8Scratch()
 
@@ -144,12 +146,17 @@ public final class QuantizedConv2d: InferenceLayer {
     ///   - weight: The quantized `[outChannels, inChannels, kernel, kernel]` weight, flattened per channel.
     ///   - bias: `[outChannels]`.
     ///   - inChannels, kernel, stride, padding: As in ``Conv2d``.
-    public init(weight: QuantizedMatrix, bias: Tensor, inChannels: Int, kernel: Int, stride: Int = 1, padding: Int = 0) {
+    ///   - reluPool: Fuses a ReLU and a ``MaxPool2d`` of this window (and
+    ///     stride) after the convolution, with the same result as the three
+    ///     layers, bit for bit.
+    public init(weight: QuantizedMatrix, bias: Tensor, inChannels: Int, kernel: Int, stride: Int = 1, padding: Int = 0,
+                reluPool: Int? = nil) {
         precondition(weight.columns == inChannels * kernel * kernel,
                      "QuantizedConv2d: weight rows of \(weight.columns) do not fit \(inChannels) channels of \(kernel)x\(kernel)")
         precondition(bias.count == weight.rows, "QuantizedConv2d: bias \(bias.shape) for \(weight.rows) channels")
         (self.weight, self.bias, self.inChannels, self.kernel) = (weight, bias, inChannels, kernel)
-        (self.stride, self.padding) = (stride, padding)
+        precondition(reluPool.map { $0 > 0 } ?? true, "QuantizedConv2d: pooling window must be positive")
+        (self.stride, self.padding, self.reluPool) = (stride, padding, reluPool)
     }
 
     public var parameterCount: Int { weight.values.count + weight.scales.count + bias.count }
@@ -161,10 +168,13 @@ public final class QuantizedConv2d: InferenceLayer {
                                       kernel: (kernel, kernel), stride: (stride, stride), padding: (padding, padding))
         precondition(geometry.outputHeight > 0 && geometry.outputWidth > 0,
                      "QuantizedConv2d: input \(input.shape) smaller than the kernel \(kernel)")
-        let y = output.tensor([input.shape[0], weight.rows, geometry.outputHeight, geometry.outputWidth])
+        let pool = reluPool ?? 1
+        precondition(geometry.outputHeight >= pool && geometry.outputWidth >= pool,
+                     "QuantizedConv2d: output \(geometry.outputHeight)x\(geometry.outputWidth) smaller than the pooling window \(pool)")
+        let y = output.tensor([input.shape[0], weight.rows, geometry.outputHeight / pool, geometry.outputWidth / pool])
         weight.withView { view in
             Kernels.int8ConvolutionForward(out: y.pointer, input: input.pointer, geometry: geometry, weight: view,
-                                           bias: bias.pointer, batch: input.shape[0], scratch: scratch)
+                                           bias: bias.pointer, batch: input.shape[0], reluPool: reluPool, scratch: scratch)
         }
         return y
     }

@@ -126,24 +126,23 @@ public final class InferenceNetwork: InferenceModel {
         precondition(fc1.weights.inputs == c.flatFeatures && fc1.weights.outputs == c.hidden
                      && fc2.weights.inputs == c.hidden && fc2.weights.outputs == c.classes,
                      "InferenceNetwork.lenet: Linear layers \(fc1.weights.inputs)→\(fc1.weights.outputs), \(fc2.weights.inputs)→\(fc2.weights.outputs) do not fit \(c)")
-        func convolution(_ weights: MatrixWeights, bias: Tensor, inChannels: Int, outChannels: Int) -> InferenceLayer {
+        // Each convolution is followed by ReLU and 2x2 max pooling; an int8
+        // one does all three in one pass (``QuantizedConv2d/reluPool``).
+        func block(_ index: Int, _ weights: MatrixWeights, bias: Tensor, inChannels: Int, outChannels: Int)
+            -> [(name: String, layer: InferenceLayer)] {
             switch weights {
             case .dense(let w):
-                return FrozenLayer(Conv2d(inChannels: inChannels, outChannels: outChannels, kernel: c.kernel),
-                                   parameters: ["weight": w, "bias": bias])
+                return [("conv\(index)", FrozenLayer(Conv2d(inChannels: inChannels, outChannels: outChannels, kernel: c.kernel),
+                                                     parameters: ["weight": w, "bias": bias])),
+                        ("relu\(index)", FrozenLayer(ReLU())),
+                        ("pool\(index)", FrozenLayer(MaxPool2d(kernel: 2)))]
             case .int8(let q):
-                return QuantizedConv2d(weight: q, bias: bias, inChannels: inChannels, kernel: c.kernel)
+                return [("conv\(index)", QuantizedConv2d(weight: q, bias: bias, inChannels: inChannels, kernel: c.kernel, reluPool: 2))]
             }
         }
-        var layers: [(name: String, layer: InferenceLayer)] = [
-            ("conv1", convolution(conv1.weights, bias: conv1.bias, inChannels: c.inputChannels, outChannels: c.conv1Channels)),
-            ("relu1", FrozenLayer(ReLU())),
-            ("pool1", FrozenLayer(MaxPool2d(kernel: 2))),
-            ("conv2", convolution(conv2.weights, bias: conv2.bias, inChannels: c.conv1Channels, outChannels: c.conv2Channels)),
-            ("relu2", FrozenLayer(ReLU())),
-            ("pool2", FrozenLayer(MaxPool2d(kernel: 2))),
-            ("flatten", FrozenLayer(Flatten())),
-        ]
+        var layers = block(1, conv1.weights, bias: conv1.bias, inChannels: c.inputChannels, outChannels: c.conv1Channels)
+            + block(2, conv2.weights, bias: conv2.bias, inChannels: c.conv1Channels, outChannels: c.conv2Channels)
+        layers.append(("flatten", FrozenLayer(Flatten())))
         layers += fc1.weights.layers(name: "fc1", bias: fc1.bias)
         layers.append(("relu3", FrozenLayer(ReLU())))
         layers += fc2.weights.layers(name: "fc2", bias: fc2.bias)

@@ -19,6 +19,8 @@ public final class Int8Scratch {
     let signedCodes = GrowingBuffer<Int8>()
     /// The integer sums.
     let sums = GrowingBuffer<Int32>()
+    /// One row of a convolution's column maxima, for its fused pooling.
+    let poolRow = GrowingBuffer<Int32>()
     /// Each row's activation grid.
     let rowScales = GrowingBuffer<Float>()
     let rowZeros = GrowingBuffer<Int32>()
