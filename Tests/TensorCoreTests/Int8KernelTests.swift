@@ -14,13 +14,7 @@ final class Int8KernelTests: XCTestCase {
             let b = (0..<(n * k)).map { i in Int8(i % 3 == 0 ? 127 : Int(generator.next() % 255) - 127) }
             var c = [Int32](repeating: -1, count: m * n)
             int8Product(m: m, n: n, k: k, a: a, b: b, c: &c)
-            for r in 0..<m {
-                for j in 0..<n {
-                    var expected: Int32 = 0
-                    for i in 0..<k { expected += Int32(a[r * k + i]) * Int32(b[j * k + i]) }
-                    XCTAssertEqual(c[r * n + j], expected, "\(m)x\(n)x\(k) element \(r),\(j)")
-                }
-            }
+            assertPlainSums(c, a, b, m, n, k)
         }
     }
 
@@ -112,13 +106,19 @@ extension Int8KernelTests {
             let b = (0..<(n * k)).map { i in Int8(i % 2 == 0 ? -offset : Int(generator.next() % UInt64(2 * offset)) - offset) }
             var c = [Int32](repeating: -1, count: m * n)
             signedInt8Product(m: m, n: n, k: k, a: a, b: b, c: &c)
-            for r in 0..<m {
-                for j in 0..<n {
-                    var expected: Int32 = 0
-                    for i in 0..<k { expected += Int32(a[r * k + i]) * Int32(b[j * k + i]) }
-                    XCTAssertEqual(c[r * n + j], expected, "\(m)x\(n)x\(k) element \(r),\(j)")
-                }
-            }
+            assertPlainSums(c, a, b, m, n, k)
+        }
+    }
+}
+
+/// `c` equals `a · bᵀ` summed in plain integers.
+private func assertPlainSums<A: BinaryInteger, B: BinaryInteger>(_ c: [Int32], _ a: [A], _ b: [B], _ m: Int, _ n: Int, _ k: Int,
+                                                               file: StaticString = #filePath, line: UInt = #line) {
+    for r in 0..<m {
+        for j in 0..<n {
+            var expected: Int32 = 0
+            for i in 0..<k { expected += Int32(a[r * k + i]) * Int32(b[j * k + i]) }
+            XCTAssertEqual(c[r * n + j], expected, "\(m)x\(n)x\(k) element \(r),\(j)", file: file, line: line)
         }
     }
 }

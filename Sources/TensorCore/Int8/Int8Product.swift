@@ -43,20 +43,8 @@ public func int8Product(
     b: UnsafePointer<Int8>, ldb: Int? = nil,
     c: UnsafeMutablePointer<Int32>, ldc: Int? = nil
 ) {
-    precondition(m >= 0 && n >= 0 && k >= 0, "int8Product: negative dimension m=\(m) n=\(n) k=\(k)")
-    if m == 0 || n == 0 { return }
-    let (lda, ldb, ldc) = (lda ?? k, ldb ?? k, ldc ?? n)
-    if k > 0, cdnnl_shim_gemm_u8s8s32(m, n, k, a, lda, b, ldb, c, ldc, openblas_get_num_threads()) != 0 {
-        return
-    }
-    // oneDNN refused (or k == 0): the same sums, plainly.
-    for r in 0..<m {
-        for j in 0..<n {
-            var sum: Int32 = 0
-            for i in 0..<k { sum &+= Int32(a[r * lda + i]) &* Int32(b[j * ldb + i]) }
-            c[r * ldc + j] = sum
-        }
-    }
+    integerProduct(m: m, n: n, k: k, a: a, lda: lda ?? k, b: b, ldb: ldb ?? k, c: c, ldc: ldc ?? n,
+                   oneDNN: cdnnl_shim_gemm_u8s8s32)
 }
 
 /// `c[m x n] = a[m x k] · b[n x k]ᵀ` in exact integer arithmetic on int8
@@ -75,12 +63,20 @@ public func signedInt8Product(
     b: UnsafePointer<Int8>, ldb: Int? = nil,
     c: UnsafeMutablePointer<Int32>, ldc: Int? = nil
 ) {
-    precondition(m >= 0 && n >= 0 && k >= 0, "signedInt8Product: negative dimension m=\(m) n=\(n) k=\(k)")
+    integerProduct(m: m, n: n, k: k, a: a, lda: lda ?? k, b: b, ldb: ldb ?? k, c: c, ldc: ldc ?? n,
+                   oneDNN: cdnnl_shim_gemm_s8s8s32)
+}
+
+/// Either product on oneDNN, or with the same sums plainly if oneDNN
+/// refuses (or `k == 0`, which it does not take).
+private func integerProduct<Code: FixedWidthInteger>(
+    m: Int, n: Int, k: Int, a: UnsafePointer<Code>, lda: Int, b: UnsafePointer<Int8>, ldb: Int,
+    c: UnsafeMutablePointer<Int32>, ldc: Int,
+    oneDNN: (Int, Int, Int, UnsafePointer<Code>, Int, UnsafePointer<Int8>, Int, UnsafeMutablePointer<Int32>, Int, Int32) -> Int32
+) {
+    precondition(m >= 0 && n >= 0 && k >= 0, "int8 product: negative dimension m=\(m) n=\(n) k=\(k)")
     if m == 0 || n == 0 { return }
-    let (lda, ldb, ldc) = (lda ?? k, ldb ?? k, ldc ?? n)
-    if k > 0, cdnnl_shim_gemm_s8s8s32(m, n, k, a, lda, b, ldb, c, ldc, openblas_get_num_threads()) != 0 {
-        return
-    }
+    if k > 0, oneDNN(m, n, k, a, lda, b, ldb, c, ldc, openblas_get_num_threads()) != 0 { return }
     for r in 0..<m {
         for j in 0..<n {
             var sum: Int32 = 0
