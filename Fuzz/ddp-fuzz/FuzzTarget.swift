@@ -91,9 +91,13 @@ enum FuzzTarget: String, CaseIterable {
             }
         case .predictRequest:
             let body = Data(bytes)
-            _ = try? PredictRequestParser(maxBatch: 64, maxTokens: 256, sampleShape: [1, 28, 28], classes: 10).parse(body)
-            _ = try? PredictRequestParser(maxBatch: 64, maxTokens: 256, sampleShape: [4], classes: 3).parse(body)
-            _ = try? PredictRequestParser(maxBatch: 64, maxTokens: 256, sampleShape: [16], classes: 0).parse(body)
+            for parser in [PredictRequestParser(maxBatch: 64, maxTokens: 256, sampleShape: [1, 28, 28], classes: 10),
+                           PredictRequestParser(maxBatch: 64, maxTokens: 256, sampleShape: [4], classes: 3),
+                           PredictRequestParser(maxBatch: 64, maxTokens: 256, sampleShape: [16], classes: 0)] {
+                // The scanner's shortcut must read every body exactly as JSONSerialization's path does.
+                let (fast, general) = (try? parser.parse(body), try? parser.parseGeneral(body))
+                precondition(fast == general, "predict-request: the scanned body differs from the general parse")
+            }
         }
     }
 

@@ -62,6 +62,15 @@ final class ServeCommandTests: InferenceTestCase {
             XCTAssertEqual(try XCTUnwrap(top[0]["probability"] as? Double), want[0].probability, accuracy: 1e-6)
         }
 
+        // The same values in exponent form, with whitespace and the keys swapped: the same answer
+        // (the service's shortcut for numeric bodies reads them as JSON does).
+        let spaced = "{ \"top_k\" :\t2 ,\n \"inputs\" : [ " + samples.map { row in
+            "[ " + row.map { String(format: "%.9e", Double($0)) }.joined(separator: " , ") + " ]"
+        }.joined(separator: ", ") + " ] }"
+        let again = try httpExchange(port, "POST", "/v1/predict", body: spaced)
+        XCTAssertEqual(again.status, 200, again.body)
+        XCTAssertEqual(try object(again.body)["predictions"] as? NSArray, try object(answer.body)["predictions"] as? NSArray)
+
         // 12 concurrent clients, each one sample: answered correctly, in fewer forward passes than requests.
         let clients = 12
         var results = [(Int, Int?)](repeating: (0, nil), count: clients)
@@ -124,15 +133,15 @@ final class ServeCommandTests: InferenceTestCase {
         func value(_ prefix: String) -> Double? {
             lines.first { $0.hasPrefix(prefix + " ") }.flatMap { Double($0.split(separator: " ").last!) }
         }
-        XCTAssertEqual(value("ddp_serve_requests_total{path=\"/v1/predict\",status=\"200\"}"), Double(1 + clients))
+        XCTAssertEqual(value("ddp_serve_requests_total{path=\"/v1/predict\",status=\"200\"}"), Double(2 + clients))
         XCTAssertEqual(value("ddp_serve_requests_total{path=\"/v1/predict\",status=\"400\"}"), 10)
         XCTAssertEqual(value("ddp_serve_requests_total{path=\"/v1/predict\",status=\"413\"}"), 2)
         // 10 x 400, 2 x 413, 1 x 404 and 2 x 405; /v1/predict saw 13 of them.
         XCTAssertEqual(value("ddp_serve_errors_total{kind=\"client\"}"), 15)
-        XCTAssertEqual(value("ddp_serve_request_duration_seconds_count{path=\"/v1/predict\"}"), Double(1 + clients + 13))
-        XCTAssertEqual(value("ddp_serve_batch_size_sum"), Double(3 + clients))
+        XCTAssertEqual(value("ddp_serve_request_duration_seconds_count{path=\"/v1/predict\"}"), Double(2 + clients + 13))
+        XCTAssertEqual(value("ddp_serve_batch_size_sum"), Double(6 + clients))
         let passes = try XCTUnwrap(value("ddp_serve_batch_size_count"))
-        XCTAssertLessThan(passes, Double(1 + clients), "concurrent requests within the window share forward passes")
+        XCTAssertLessThan(passes, Double(2 + clients), "concurrent requests within the window share forward passes")
         XCTAssertTrue(metrics.body.contains("# TYPE ddp_serve_request_duration_seconds histogram"))
 
         stopped = true

@@ -26,6 +26,12 @@ struct PredictRequestParser {
     var sampleSize: Int { sampleShape.reduce(1, *) }
 
     func parse(_ body: Data) throws -> PredictRequest {
+        if classes > 0, let request = scannedClassification(body) { return request }
+        return try parseGeneral(body)
+    }
+
+    /// ``parse(_:)`` through `JSONSerialization` alone (the fuzz target checks the two agree).
+    func parseGeneral(_ body: Data) throws -> PredictRequest {
         let fields = try JSONFields(body: body)
         return classes > 0 ? try parseClassification(fields) : try parseGeneration(fields)
     }
@@ -74,6 +80,18 @@ struct PredictRequestParser {
             }
             return .classify(values: values, rows: 1, topK: topK)
         }
+    }
+
+    /// The body read by ``NumericBodyScanner`` when it has that shape and
+    /// passes every check of ``parseClassification(_:)``; nil sends it there,
+    /// which then says what is wrong.
+    private func scannedClassification(_ body: Data) -> PredictRequest? {
+        guard let (values, rows, topK) = NumericBodyScanner.scan(body), !rows.isEmpty, rows.count <= maxBatch,
+              rows.allSatisfy({ $0 == sampleSize }),
+              values.allSatisfy({ $0.isFinite && abs($0) <= Self.largestValue }) else { return nil }
+        let k = topK ?? min(3, classes)
+        guard (1...classes).contains(k) else { return nil }
+        return .classify(values: values.map { Float($0) }, rows: rows.count, topK: k)
     }
 
     private func parseGeneration(_ object: JSONFields) throws -> PredictRequest {
