@@ -86,41 +86,32 @@ extension Kernels {
                      codes: codes, scales: scales, zeroPoints: zeros)
         int8Product(m: rows, n: n, k: k, a: codes, b: weight.codes, c: sums)
         dequantizeProduct(sums, rows: rows, columns: n, rowScales: scales, rowZeros: zeros,
-                          weight: weight, bias: bias, into: out, rowStride: n, columnStride: 1)
+                          weight: weight, bias: bias, into: out)
     }
 
     /// `out = rowScale · columnScale · (sums − rowZero · codeSum) + bias`:
-    /// the Float32 result of an integer product.
+    /// the Float32 result of an integer product, `[rows, columns]` row-major.
     ///
     /// - Parameters:
     ///   - sums: `[rows, columns]` integer sums.
     ///   - rowScales, rowZeros: The activation grid of each row.
     ///   - weight: Gives the scale and code sum of each column (output channel).
     ///   - bias: `[columns]`, or nil.
-    ///   - out: Element `[r, j]` goes to `out[r · rowStride + j · columnStride]`,
-    ///     so a convolution can write its channels-first layout directly.
+    ///   - out: `[rows, columns]`, overwritten.
     @inlinable
-    public static func dequantizeProduct(
+    static func dequantizeProduct(
         _ sums: UnsafePointer<Int32>, rows: Int, columns: Int,
         rowScales: UnsafePointer<Float>, rowZeros: UnsafePointer<Int32>,
-        weight: Int8WeightView, bias: UnsafePointer<Float>?,
-        into out: UnsafeMutablePointer<Float>, rowStride: Int, columnStride: Int
+        weight: Int8WeightView, bias: UnsafePointer<Float>?, into out: UnsafeMutablePointer<Float>
     ) {
         let (scales, codeSums) = (weight.scales, weight.codeSums)
         for r in 0..<rows {
             let (rowScale, zero) = (rowScales[r], rowZeros[r])
-            let s = sums + r * columns
-            let o = out + r * rowStride
-            if columnStride == 1 {
-                if let bias {
-                    for j in 0..<columns { o[j] = rowScale * scales[j] * Float(s[j] &- zero &* codeSums[j]) + bias[j] }
-                } else {
-                    for j in 0..<columns { o[j] = rowScale * scales[j] * Float(s[j] &- zero &* codeSums[j]) }
-                }
+            let (s, o) = (sums + r * columns, out + r * columns)
+            if let bias {
+                for j in 0..<columns { o[j] = rowScale * scales[j] * Float(s[j] &- zero &* codeSums[j]) + bias[j] }
             } else {
-                for j in 0..<columns {
-                    o[j * columnStride] = rowScale * scales[j] * Float(s[j] &- zero &* codeSums[j]) + (bias?[j] ?? 0)
-                }
+                for j in 0..<columns { o[j] = rowScale * scales[j] * Float(s[j] &- zero &* codeSums[j]) }
             }
         }
     }
