@@ -237,7 +237,6 @@ public enum CheckpointCompressor {
             out.append((SafetensorsEntry(name: name + ".scale", shape: [q.rows], dtype: .f32), .floats(q.scales)))
             record.quantized.append(name)
         }
-        let gptLinears = ["attn.qkv.weight", "attn.proj.weight", "mlp.fc.weight", "mlp.proj.weight"]
         for p in store.parameters.reversed() {
             let value = store.value(p.name)
             let isLinearWeight = p.shape.count == 2 && (kind == "mlp" && p.name.hasPrefix("layers.") && p.name.hasSuffix(".weight")
@@ -245,7 +244,7 @@ public enum CheckpointCompressor {
             // Convolutions and the GPT's block products are quantized, never
             // factorized; the GPT's embeddings (and so its tied head) stay Float32.
             let isQuantizedOnly = kind == "cnn" && (p.name == "conv1.weight" || p.name == "conv2.weight")
-                || kind == "gpt" && p.name.hasPrefix("blocks.") && gptLinears.contains { p.name.hasSuffix($0) }
+                || kind == "gpt" && GPTInt8Weights.isBlockProduct(p.name)
             if isQuantizedOnly {
                 matrix(p.name, value)
                 continue

@@ -41,8 +41,15 @@ public final class GPTInt8Weights {
     /// The parameter names of the quantized products of layer `l`, in
     /// ``Block``'s order.
     public static func parameterNames(layer l: Int) -> [String] {
-        ["attn.qkv.weight", "attn.proj.weight", "mlp.fc.weight", "mlp.proj.weight"].map { "blocks.\(l).\($0)" }
+        productNames.map { "blocks.\(l).\($0)" }
     }
+
+    /// Whether `name` is one of the parameters held in int8 (a block's product weight).
+    public static func isBlockProduct(_ name: String) -> Bool {
+        name.hasPrefix("blocks.") && productNames.contains { name.hasSuffix("." + $0) }
+    }
+
+    private static let productNames = ["attn.qkv.weight", "attn.proj.weight", "mlp.fc.weight", "mlp.proj.weight"]
 }
 
 extension GPT {
